@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install PGF-Net into it. Sourced by dashboard.sh and
+# test.sh; safe to run again, since pip skips what is already installed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+EXTRAS="${1:-}"
+
+if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    echo "setup: creating $ROOT/.venv"
+    "$PYTHON" -m venv "$ROOT/.venv"
+fi
+PIP=("$ROOT/.venv/bin/python" -m pip --disable-pip-version-check -q)
+
+# torch first, pinned: an unpinned torch requirement can pull a CUDA build of several GB.
+if ! "$ROOT/.venv/bin/python" -c "import torch" 2>/dev/null; then
+    echo "setup: installing torch 2.13.0 (CPU build)"
+    "${PIP[@]}" install "torch==2.13.0"
+fi
+echo "setup: installing pgfnet${EXTRAS:+[$EXTRAS]} and its dependencies"
+"${PIP[@]}" install -e "$ROOT${EXTRAS:+[$EXTRAS]}" 2>&1 | grep -v "^WARNING: Location" || true
+"$ROOT/.venv/bin/python" -c "import pgfnet, torch, transformers, peft, streamlit, captum" \
+    || { echo "setup: the installation failed; see the pip output above" >&2; exit 1; }
