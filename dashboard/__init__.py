@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: pages, figure builders and the backend they read from."""
