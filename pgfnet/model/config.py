@@ -38,6 +38,10 @@ class PGFNetConfig:
         use_adapter: False removes the post-fusion adapters (ablation).
         adapter_bottleneck: hidden width of each post-fusion adapter.
         modalities: the nonverbal streams the fusion attends to ("acoustic", "visual").
+        fusion_dim: width of the nonverbal keys and of the cross-attention; None means
+            the backbone hidden size.
+        pooling: how the head reads the final text states: "mean" (over real tokens,
+            as all-MiniLM-L6-v2 was trained) or "cls" (the [CLS] state).
         head_hidden: hidden width of the regression head.
         dropout: dropout in the fusion layers and the head.
         max_text_length: maximum word pieces per transcript, [CLS] and [SEP] included.
@@ -49,7 +53,8 @@ class PGFNetConfig:
     Training fields:
         seed, epochs, batch_size, lr_lora, lr_new (learning rate of every new part),
         weight_decay, warmup_ratio, patience (epochs without validation-MAE improvement
-        before early stopping), grad_clip (max gradient norm).
+        before early stopping), grad_clip (max gradient norm), loss ("l1" or "mse"),
+        checkpoint_every_steps (optimizer steps between resumable training states).
     """
 
     backbone: str = "all-MiniLM-L6-v2"
@@ -63,6 +68,8 @@ class PGFNetConfig:
     use_adapter: bool = True
     adapter_bottleneck: int = 64
     modalities: list[str] = field(default_factory=lambda: ["acoustic", "visual"])
+    fusion_dim: int | None = None
+    pooling: str = "mean"
     head_hidden: int = 128
     dropout: float = 0.1
     max_text_length: int = 64
@@ -82,6 +89,8 @@ class PGFNetConfig:
     warmup_ratio: float = 0.1
     patience: int = 3
     grad_clip: float = 1.0
+    loss: str = "l1"
+    checkpoint_every_steps: int = 10
 
     def __post_init__(self) -> None:
         unknown = set(self.modalities) - {"acoustic", "visual"}
@@ -89,6 +98,10 @@ class PGFNetConfig:
             raise ValueError(
                 f"invalid modalities {sorted(unknown)}: choose from 'acoustic' and 'visual'"
             )
+        if self.pooling not in ("mean", "cls"):
+            raise ValueError(f"invalid pooling {self.pooling!r}: choose 'mean' or 'cls'")
+        if self.loss not in ("l1", "mse"):
+            raise ValueError(f"invalid loss {self.loss!r}: choose 'l1' or 'mse'")
         if self.fusion_layers is not None and any(layer < 0 for layer in self.fusion_layers):
             raise ValueError(f"invalid fusion_layers {self.fusion_layers}: use 0-based layer indices")
 
