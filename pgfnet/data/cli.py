@@ -2,9 +2,9 @@
 
 - ``pgfnet data build [--source DIR] [--out FILE]``: build from the raw MOSI folder.
 - ``pgfnet data card FILE``: print the data card.
-- ``pgfnet data import-mmsa PKL [--out FILE] [--vision-fps FPS]``: import an MMSA pickle.
+- ``pgfnet data import-mmsa PKL --out FILE [--vision-fps FPS]``: import an MMSA pickle.
 - ``pgfnet data import-csd --labels CSD [--acoustic CSD] [--visual CSD]
-  [--split-csv CSV] [--out FILE]``: import CMU-MultimodalSDK computational sequences.
+  [--split-csv CSV] [--zero-neg-inf] --out FILE``: import CMU-MultimodalSDK computational sequences.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def register(subparsers) -> None:
                      help="MMSA-style label.csv with id and mode (train/dev/test) columns "
                           "and optional text (default: labels/mmsa_label.csv in the MOSI "
                           "source folder)")
+    csd.add_argument("--zero-neg-inf", action="store_true",
+                     help="replace -inf feature values with 0 (as MMSA does for COVAREP) "
+                          "instead of rejecting them")
     csd.add_argument("--out", type=Path, required=True, help="output dataset file")
     csd.set_defaults(func=_import_csd)
 
@@ -113,7 +116,7 @@ def _import_csd(args: argparse.Namespace) -> int:
                                     "(columns id, mode and optionally text)")
         split_csv = source / "labels" / "mmsa_label.csv"
     data = import_csd(args.labels, args.out, acoustic=args.acoustic, visual=args.visual,
-                      split_csv=split_csv)
+                      split_csv=split_csv, zero_neg_inf=args.zero_neg_inf)
     print(f"imported {len(data)} utterances into {args.out}")
     print(data.format_card())
     return 0

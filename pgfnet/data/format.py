@@ -260,7 +260,7 @@ def write_dataset(contents: DatasetContents, out: str | Path) -> Path:
 
 
 def _concat(sequences: list[np.ndarray], width: int) -> np.ndarray:
-    parts = [np.asarray(s, np.float32).reshape(-1, width) for s in sequences]
+    parts = [np.asarray(s, np.float32).reshape(len(s), width) for s in sequences]
     return np.concatenate(parts, axis=0) if parts else np.zeros((0, width), np.float32)
 
 
@@ -275,8 +275,9 @@ def _validate_contents(contents: DatasetContents) -> None:
             raise ValueError(f"{name} has {len(getattr(contents, name))} entries for {n} "
                              "utterances: every utterance needs one (an empty array if missing)")
     for modality in MODALITIES:
-        if not contents.feature_names.get(modality):
-            raise ValueError(f"feature names for {modality!r} are missing")
+        if modality not in contents.feature_names:
+            raise ValueError(f"feature names for {modality!r} are missing; give an empty "
+                             "list for a modality the dataset does not have")
 
     seen: set[str] = set()
     for i, u in enumerate(contents.utterances):
