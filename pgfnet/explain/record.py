@@ -68,6 +68,11 @@ class Explanation:
         settings: what-if settings that produced this record (forced gates, dropped
             modalities, edited text); empty for an unmodified utterance.
         model_id: checksum of the checkpoint that produced the record.
+        dominant_modality: the modality with the largest |Shapley value|.
+        interaction_thresholds: the thresholds behind ``interaction`` ("min_abs" in
+            sentiment units, "min_share" of the total |Shapley| mass).
+        ig_method: Captum's integration method for the attributions.
+        dataset_sha256: sha256 of the dataset file the utterance came from.
     """
 
     id: str
@@ -102,6 +107,10 @@ class Explanation:
     notes: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     model_id: str = ""
+    dominant_modality: str = ""
+    interaction_thresholds: dict[str, float] = field(default_factory=dict)
+    ig_method: str = ""
+    dataset_sha256: str = ""
 
     def to_json_dict(self) -> dict:
         """Return every field as JSON-compatible values (arrays as nested lists)."""
