@@ -1,0 +1,72 @@
+"""Model card: architecture, trainable parameters, training curves, data card, limits."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, resources, ui
+from dashboard.backend import metrics_table, parameter_counts
+
+LIMITATIONS = """
+- **Backbone.** The shipped checkpoint fine-tunes all-MiniLM-L6-v2 (6 layers, 384 wide)
+  with LoRA; the paper's PGF-Net uses BERT-base, so the numbers are not a reproduction.
+- **Acoustic features.** One 73-d utterance-level COVAREP-style vector per utterance:
+  the cross-attention has a single acoustic key, so it cannot point at a moment in time.
+- **Visual features.** 22 OpenFace 2 columns (17 action-unit intensities, gaze, head
+  pose), not the Facet features of the standard MOSI release.
+- **Visual coverage.** OpenFace output exists for 36 of 93 videos; every other utterance
+  is explained with no visual keys, and its visual Shapley value is 0 by construction.
+- **Media.** Playable video exists for a few train and valid videos only.
+- **Attributions** are integrated gradients from a baseline (listed with each record);
+  the convergence delta shows how well the path integral was approximated.
+"""
+
+backend = resources.backend()
+st.title("Model card")
+card = backend.model_card()
+if card.missing:
+    st.warning("Files missing from the checkpoint folder:")
+    st.text(", ".join(card.missing))
+
+config = card.config
+fused = config.get("fusion_layers") or card.info.get("fused_layers") or []
+n_layers = int(card.info.get("num_layers", card.info.get("n_layers", 6)))
+if not fused:
+    fused = list(range(n_layers // 2, n_layers))
+st.subheader("Architecture")
+ui.show_figure(charts.architecture_figure(fused, n_layers, config.get("backbone", "?"),
+                                          config.get("modalities", ["acoustic", "visual"])),
+               "architecture", key="card_architecture")
+
+st.subheader("Trainable parameters")
+counts = parameter_counts(card.info)
+if counts:
+    ui.show_figure(charts.parameter_breakdown(counts), "parameters", key="card_parameters")
+    table = pd.DataFrame({"component": list(counts), "trainable parameters": list(counts.values())})
+    st.dataframe(table, hide_index=True)
+    ui.download_csv(table, "parameters")
+else:
+    st.info("info.json has no parameter breakdown.")
+
+st.subheader("Test metrics")
+if card.metrics:
+    st.dataframe(metrics_table(card.metrics), hide_index=True)
+
+st.subheader("Training curves")
+if card.history is not None and not card.history.empty:
+    ui.show_figure(charts.training_curves(card.history), "training_curves", key="card_history")
+    ui.download_csv(card.history, "history")
+else:
+    st.info("The checkpoint has no history.json.")
+
+st.subheader("Configuration")
+st.json(config)
+ui.download_json(config, "config")
+
+st.subheader("Data card")
+st.json(card.data_card, expanded=False)
+ui.download_json(card.data_card, "data_card")
+
+st.subheader("Known limitations")
+st.markdown(LIMITATIONS)
