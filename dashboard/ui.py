@@ -66,10 +66,12 @@ def download_csv(frame: pd.DataFrame, name: str, label: str | None = None) -> No
 def select_utterance(utterance_id: str) -> None:
     """Make ``utterance_id`` the selected utterance of this session and of the URL."""
     st.session_state[SELECTED_KEY] = utterance_id
+    st.session_state["_url_id_seen"] = utterance_id
+    st.query_params["id"] = utterance_id
 
 
 def selected_utterance(default: str | None = None) -> str | None:
-    """Return this session's selected utterance id (the ``?id=`` query parameter first)."""
+    """Return this session's selected utterance id; a new ``?id=`` in the URL wins."""
     from_url = st.query_params.get("id")
     if from_url and from_url != st.session_state.get("_url_id_seen"):
         st.session_state["_url_id_seen"] = from_url
@@ -81,14 +83,15 @@ def utterance_picker(backend: DashboardBackend, key: str) -> str | None:
     """Draw search and filters in the sidebar and return the chosen utterance id.
 
     Filters: id or text search, split, label range, minimum |error| (rows with a
-    prediction only), has video, has visual frames.
+    prediction only), has video, has visual frames. When the filters exclude the
+    selected utterance, the first match becomes the selection.
     """
     catalog = backend.catalog()
     with st.sidebar:
         st.subheader("Utterance")
         query = st.text_input("Search id or transcript", key=f"{key}_query")
-        splits = st.multiselect("Split", ["train", "valid", "test"], default=["test"],
-                                key=f"{key}_splits")
+        splits = st.multiselect("Split", ["train", "valid", "test"],
+                                default=["train", "valid", "test"], key=f"{key}_splits")
         low, high = st.slider("True label range", -3.0, 3.0, (-3.0, 3.0), step=0.1,
                               key=f"{key}_label")
         min_error = st.slider("Minimum |error| (utterances with a prediction)", 0.0, 6.0,
@@ -97,26 +100,28 @@ def utterance_picker(backend: DashboardBackend, key: str) -> str | None:
         has_visual = st.checkbox("Has visual frames", key=f"{key}_visual")
     rows = filter_catalog(catalog, query=query, splits=tuple(splits), label_range=(low, high),
                           min_abs_error=min_error, has_video=has_video, has_visual=has_visual)
-
-    current = selected_utterance()
     options = rows["id"].tolist()
-    if current is not None and current not in options and current in set(catalog["id"]):
-        # Keep the selected utterance choosable even when the filters exclude it.
-        options = [current, *options]
     with st.sidebar:
         st.caption(f"{len(rows)} of {len(catalog)} utterances match")
         if not options:
             st.warning("No utterance matches these filters.")
             return None
-        labels = catalog.set_index("id")["text"]
-        chosen = st.selectbox(
-            "Utterance", options,
-            index=options.index(current) if current in options else 0,
-            format_func=lambda i: f"{i}: {_shorten(labels.get(i, ''))}",
-            key=f"{key}_select",
-        )
-    select_utterance(chosen)
-    return chosen
+
+    select_key = f"{key}_select"
+    current = selected_utterance()
+    if current not in options:
+        current = options[0]
+    # Seed the widget from the session's selection (set by a click on another page or
+    # by the URL); the widget's own changes reach the selection through on_change.
+    st.session_state[select_key] = current
+    labels = catalog.set_index("id")["text"]
+    with st.sidebar:
+        st.selectbox("Utterance", options, key=select_key,
+                     format_func=lambda i: f"{i}: {_shorten(labels.get(i, ''))}",
+                     on_change=lambda: select_utterance(st.session_state[select_key]))
+    if st.session_state.get(SELECTED_KEY) != current:
+        select_utterance(current)
+    return current
 
 
 def _shorten(text: str, width: int = 60) -> str:
