@@ -3,8 +3,8 @@
 A built file is one safetensors file, so loading it never runs pickle:
 
 - tensors ``acoustic`` (sum of A_i, D_a) and ``visual`` (sum of F_i, D_v) float32 hold
-  every utterance's raw (unnormalised) sequence back to back; ``acoustic_offsets`` and
-  ``visual_offsets`` (N + 1,) int64 say where utterance i starts and ends;
+  every utterance's raw (unnormalised) sequence back to back. Utterance i occupies rows
+  ``offsets[i]:offsets[i + 1]`` of ``acoustic_offsets`` or ``visual_offsets`` (N + 1,) int64;
   ``visual_times`` (sum of F_i,) float32 holds each frame's time in seconds from its
   utterance's start; ``labels`` (N,) float32 holds the sentiment in [-3, 3];
 - ``stats.<modality>.mean`` and ``stats.<modality>.std`` (D,) float32 are the
@@ -50,7 +50,7 @@ _REBUILD_HINT = "rebuild it with `pgfnet data build --out {path}`"
 
 @dataclass(frozen=True)
 class Media:
-    """Where an utterance can be played.
+    """A playable source of one utterance.
 
     Attributes:
         kind: "full_video" (the whole source video), "clip" (a pre-cut utterance video)
@@ -461,6 +461,7 @@ def format_card(data: MosiData) -> str:
     lines = [f"dataset: {data.path}", f"format: {FORMAT_NAME} version {data.format_version}",
              f"sha256: {data.sha256}", f"built by: {data.built_by}",
              f"utterances: {card['utterances']}", ""]
+
     lines.append(f"{'split':<7}{'utts':>6}{'videos':>8}{'acoustic':>10}{'visual>=1fr':>13}"
                  f"{'media':>7}")
     for split in SPLITS:
@@ -469,6 +470,7 @@ def format_card(data: MosiData) -> str:
         lines.append(f"{split:<7}{counts['utterances']:>6}{counts['videos']:>8}"
                      f"{cover['acoustic_utterances']:>10}"
                      f"{cover['visual_utterances_with_frames']:>13}{cover['media_utterances']:>7}")
+
     for key in ("visual_source", "visual_missing_in_openface_videos", "visual_resampling",
                 "text_sources", "media_kinds",
                 "split_check", "notes"):

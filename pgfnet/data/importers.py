@@ -13,8 +13,8 @@ values are rejected.
 
 CMU-MultimodalSDK computational sequences are HDF5 files with
 ``<root>/data/<video_id>/{features, intervals}``. The label sequence gives one row per
-segment (row k-1 is segment k); a feature sequence is cut per utterance by keeping the
-rows whose interval overlaps the utterance's label interval.
+segment, and row k-1 is segment k. A feature sequence is cut per utterance by keeping
+the rows whose interval overlaps the utterance's label interval.
 """
 
 from __future__ import annotations

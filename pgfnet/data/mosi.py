@@ -4,9 +4,9 @@ The source folder layout (``--source``, ``$PGFNET_MOSI_SOURCE`` or ``../shared/d
 
 - ``labels/OpinionLevelSentiment.csv``: ``start_sec, end_sec, video_id, segment_no, score``
   for every utterance; it defines the 2,199 ids, their times and labels.
-- ``labels/mmsa_label.csv``: ``id,text,label,mode``; the transcript where present and the
-  standard split (``mode`` is train/dev/test and is constant per video, so an id
-  missing from the file takes its video's split; "dev" is stored as "valid").
+- ``labels/mmsa_label.csv``: ``id,text,label,mode``, the transcript where present and the
+  standard split. ``mode`` is train/dev/test and is constant per video, so an id missing
+  from the file takes its video's split. "dev" is stored as "valid".
 - ``bc_lstm_utterance_features/transcripts.csv``: ``segment_id, TRANSCRIPT, video, label``;
   the transcript for the ids that ``mmsa_label.csv`` lacks (lower-cased to match).
 - ``bc_lstm_utterance_features/text_{train,test}.csv``: only column 0 is read (the row
@@ -109,13 +109,13 @@ def _read_csv(path: Path, columns: int | None, header: bool = False) -> list[lis
     return rows
 
 
-def _parse_float(path: Path, line: int, value: str, what: str) -> float:
+def _parse_float(path: Path, line: int, value: str, description: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise SourceError(f"{path}, line {line}: {what} {value!r} is not a number") from None
+        raise SourceError(f"{path}, line {line}: {description} {value!r} is not a number") from None
     if not math.isfinite(number):
-        raise SourceError(f"{path}, line {line}: {what} is {value!r}; only finite values "
+        raise SourceError(f"{path}, line {line}: {description} is {value!r}; only finite values "
                           "are accepted: fix or remove that row")
     return number
 
@@ -246,7 +246,7 @@ def read_openface(path: Path) -> tuple[np.ndarray, np.ndarray]:
     values = np.stack(columns, axis=1) if columns else np.zeros((len(times), 0))
     if not np.all(np.isfinite(values)) or not np.all(np.isfinite(times)):
         frame = int(np.argwhere(~np.isfinite(np.column_stack([times, values])))[0][0])
-        raise SourceError(f"{path}: frame {frame} holds NaN or inf; fix the OpenFace output")
+        raise SourceError(f"{path}: frame {frame} contains NaN or inf; fix the OpenFace output")
     if np.any(np.diff(times) <= 0):
         frame = int(np.argmax(np.diff(times) <= 0)) + 1
         raise SourceError(f"{path}: time at frame {frame} does not increase")
@@ -275,7 +275,7 @@ def resample_frames(times: np.ndarray, values: np.ndarray, start: float, end: fl
     first, last = times[inside[0]], times[inside[-1]]
     count = int(math.floor((last - first) * fps + 1e-9)) + 1
     grid = first + np.arange(count) / fps
-    # OpenFace drops frames where it loses the face; interpolating across such a gap
+    # OpenFace drops frames where it loses the face. Interpolating across such a gap
     # would invent a face, so grid points far from every native frame are left out.
     nearest = np.minimum(np.abs(grid - times[np.clip(np.searchsorted(times, grid), 0, len(times) - 1)]),
                          np.abs(grid - times[np.clip(np.searchsorted(times, grid) - 1, 0, len(times) - 1)]))

@@ -38,7 +38,7 @@ def test_missing_mmsa_text_uses_transcript(tiny_built):
 def test_acoustic_row_mapping(tiny_built):
     data = MosiData.load(tiny_built)
 
-    # The fixture sets column 0 (F0) to 100 + 10 * row of transcripts.csv.
+    # write_tiny_source sets column 0 (F0) to 100 + 10 * the row in transcripts.csv.
     for row, utterance_id in enumerate(["vidA_1", "vidA_2", "vidB_1", "vidB_2", "vidC_1", "vidC_2"]):
         raw = data.acoustic(data.index_of(utterance_id), normalized=False)
         assert raw.shape == (1, 73)
