@@ -37,6 +37,7 @@ from pgfnet.explain.baselines import (
     coalition_batch,
     modalities_without_data,
 )
+from pgfnet.explain.cache import checkpoint_id
 from pgfnet.explain.overview import OverviewTable
 from pgfnet.explain.record import Explanation
 from pgfnet.explain.shapley import (
@@ -63,26 +64,6 @@ NONVERBAL = ("acoustic", "visual")
 OVERVIEW_ROWS_PER_PASS = 128
 
 ProgressCallback = Callable[[int, int], None]
-
-
-def checkpoint_id(checkpoint_dir: str | Path) -> str:
-    """Return the sha256 of a checkpoint's ``model.safetensors`` bytes followed by ``config.json``.
-
-    Raises FileNotFoundError naming the missing file.
-    """
-    directory = Path(checkpoint_dir)
-    digest = hashlib.sha256()
-    for name in ("model.safetensors", "config.json"):
-        path = directory / name
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"checkpoint file {path} not found: give a folder written by "
-                "PGFNet.save_pretrained (config.json and model.safetensors)"
-            )
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def model_state_id(model: torch.nn.Module) -> str:
