@@ -194,6 +194,7 @@ def make_card(contents: DatasetContents) -> dict[str, Any]:
             "videos": len({utterances[i].video_id for i in members}),
         }
         card["coverage"][split] = {
+            "text_utterances": sum(1 for i in members if utterances[i].text.strip()),
             "acoustic_utterances": sum(1 for i in members if len(contents.acoustic[i])),
             "visual_utterances_with_frames": sum(1 for i in members if len(contents.visual[i])),
             "media_utterances": sum(1 for i in members if utterances[i].media is not None),
