@@ -34,6 +34,7 @@ PAPER_METRICS = {"MAE": 0.691, "Non0_F1_score": 86.9}
 METRIC_ORDER = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
                 "Non0_acc_2", "Non0_F1_score")
 OVERVIEW_SPLIT = "test"
+TOTAL_KEYS = ("total", "total_trainable", "total_frozen")
 
 
 class ExplainerLike(Protocol):
@@ -112,18 +113,28 @@ def history_frame(history: Any) -> pd.DataFrame:
                      "per-epoch objects or an object of per-metric lists")
 
 
+def fused_layers_of(config: dict[str, Any], counts: dict[str, int]) -> list[int]:
+    """Return the fused encoder layers: from the config, else from "fusion.<k>.*" parts."""
+    if config.get("fusion_layers"):
+        return sorted(int(k) for k in config["fusion_layers"])
+    found = {int(name.split(".")[1]) for name in counts
+             if name.startswith("fusion.") and name.split(".")[1].isdigit()}
+    return sorted(found)
+
+
 def parameter_counts(info: dict[str, Any]) -> dict[str, int]:
     """Return component -> trainable parameter count from ``info.json``.
 
-    Looks for a mapping of integers under "trainable_parameters", "parameters",
-    "parameter_breakdown" or "trainable"; totals ("total", "all") are left out.
+    Reads the mapping under "parameters" (what training writes: parts such as "lora",
+    "fusion.<layer>.gate", "head") or "trainable_parameters"; the totals
+    ("total_trainable", "total_frozen", "total") are left out.
     """
-    for key in ("trainable_parameters", "parameter_breakdown", "parameters", "trainable"):
+    for key in ("parameters", "trainable_parameters"):
         value = info.get(key)
         if isinstance(value, dict):
             counts = {k: int(v) for k, v in value.items()
                       if isinstance(v, (int, float)) and not isinstance(v, bool)
-                      and k not in ("total", "all", "total_trainable")}
+                      and k not in TOTAL_KEYS}
             if counts:
                 return counts
     return {}

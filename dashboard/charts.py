@@ -430,13 +430,18 @@ def parameter_breakdown(breakdown: dict[str, int]) -> go.Figure:
                    height=max(240, 30 * len(names) + 120))
 
 
-def training_curves(history: pd.DataFrame) -> go.Figure:
-    """Plot every numeric column of a per-epoch history against its ``epoch`` column."""
+def curve_columns(history: pd.DataFrame) -> list[str]:
+    """Return the plottable per-epoch columns: numeric, not boolean, not ``epoch``."""
+    return [c for c in history.columns
+            if c != "epoch" and pd.api.types.is_numeric_dtype(history[c])
+            and not pd.api.types.is_bool_dtype(history[c])]
+
+
+def training_curves(history: pd.DataFrame, columns: Sequence[str] | None = None) -> go.Figure:
+    """Plot per-epoch ``columns`` (default: every plottable one) against ``epoch``."""
     fig = go.Figure()
     x = history["epoch"] if "epoch" in history else pd.Series(range(1, len(history) + 1))
-    for column in history.columns:
-        if column == "epoch" or not pd.api.types.is_numeric_dtype(history[column]):
-            continue
+    for column in columns if columns is not None else curve_columns(history):
         fig.add_trace(go.Scatter(x=x, y=history[column], mode="lines+markers",
                                  name=plain(column)))
     fig.update_xaxes(title="epoch")
@@ -444,7 +449,7 @@ def training_curves(history: pd.DataFrame) -> go.Figure:
 
 
 def architecture_figure(fused_layers: Sequence[int], n_layers: int, backbone: str,
-                        modalities: Sequence[str]) -> go.Figure:
+                        modalities: Sequence[str], pooling: str = "mean") -> go.Figure:
     """Draw PGF-Net as boxes: encoder layers bottom to top, fusion after the fused ones.
 
     Each fused layer shows its three parts: cross-attention of the text over the
@@ -468,7 +473,8 @@ def architecture_figure(fused_layers: Sequence[int], n_layers: int, backbone: st
             box(6.3, y, 7.4, y + 0.8, "gate", "#FBE7A1")
             box(7.6, y, 8.8, y + 0.8, "adapter", "#D5ECD9")
         y += 1.0
-    box(0, y, 4, y + 0.8, "[CLS] -> regression head -> score in [-3, 3]", "#E8E8E8")
+    box(0, y, 4, y + 0.8, f"{plain(pooling)} pooling -> regression head -> score in [-3, 3]",
+        "#E8E8E8")
     box(4.4, 0, 8.8, 0.8, " + ".join(plain(m) for m in modalities) + " keys (+ null key)",
         "#F4D9C6")
     fig.update_layout(shapes=shapes, annotations=notes, showlegend=False)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, resources, ui
-from dashboard.backend import metrics_table, parameter_counts
+from dashboard.backend import TOTAL_KEYS, fused_layers_of, metrics_table, parameter_counts
 
 LIMITATIONS = """
 - **Backbone.** The shipped checkpoint fine-tunes all-MiniLM-L6-v2 (6 layers, 384 wide)
@@ -30,20 +30,23 @@ if card.missing:
     st.text(", ".join(card.missing))
 
 config = card.config
-fused = config.get("fusion_layers") or card.info.get("fused_layers") or []
-n_layers = int(card.info.get("num_layers", card.info.get("n_layers", 6)))
-if not fused:
-    fused = list(range(n_layers // 2, n_layers))
+counts = parameter_counts(card.info)
+fused = fused_layers_of(config, counts)
+# With the default fusion (the upper half of the encoder) the last fused layer is the
+# encoder's last layer; all-MiniLM-L6-v2 has 6.
+n_layers = max(fused) + 1 if fused else 6
 st.subheader("Architecture")
 ui.show_figure(charts.architecture_figure(fused, n_layers, config.get("backbone", "?"),
-                                          config.get("modalities", ["acoustic", "visual"])),
+                                          config.get("modalities", ["acoustic", "visual"]),
+                                          config.get("pooling", "mean")),
                "architecture", key="card_architecture")
 
 st.subheader("Trainable parameters")
-counts = parameter_counts(card.info)
 if counts:
     ui.show_figure(charts.parameter_breakdown(counts), "parameters", key="card_parameters")
-    table = pd.DataFrame({"component": list(counts), "trainable parameters": list(counts.values())})
+    totals = {k: v for k, v in card.info.get("parameters", {}).items() if k in TOTAL_KEYS}
+    table = pd.DataFrame({"component": [*counts, *totals],
+                          "parameters": [*counts.values(), *totals.values()]})
     st.dataframe(table, hide_index=True)
     ui.download_csv(table, "parameters")
 else:
@@ -55,7 +58,11 @@ if card.metrics:
 
 st.subheader("Training curves")
 if card.history is not None and not card.history.empty:
-    ui.show_figure(charts.training_curves(card.history), "training_curves", key="card_history")
+    available = charts.curve_columns(card.history)
+    default = [c for c in ("train_loss", "valid_MAE") if c in available] or available[:2]
+    shown = st.multiselect("Curves", available, default=default, key="card_curves")
+    ui.show_figure(charts.training_curves(card.history, shown), "training_curves",
+                   key="card_history")
     ui.download_csv(card.history, "history")
 else:
     st.info("The checkpoint has no history.json.")

@@ -119,17 +119,23 @@ def write_checkpoint_files(folder: Path) -> Path:
     """Write the JSON files of a checkpoint folder (weights are not read by the pages)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"backbone": "all-MiniLM-L6-v2",
-                                                    "fusion_layers": [3, 4, 5],
+                                                    "fusion_layers": None,
                                                     "modalities": ["acoustic", "visual"]}))
     (folder / "model.safetensors").write_bytes(b"not read by the pages")
     (folder / "metrics.json").write_text(json.dumps({
         "MAE": 0.95, "Corr": 0.61, "Mult_acc_7": 33.1, "Mult_acc_5": 37.9, "Has0_acc_2": 72.0,
         "Has0_F1_score": 71.8, "Non0_acc_2": 73.5, "Non0_F1_score": 73.6}))
     (folder / "history.json").write_text(json.dumps([
-        {"epoch": 1, "train_loss": 1.2, "valid_MAE": 1.1},
-        {"epoch": 2, "train_loss": 0.9, "valid_MAE": 1.0},
-        {"epoch": 3, "train_loss": 0.7, "valid_MAE": 0.98}]))
+        {"epoch": 1, "train_loss": 1.2, "valid_MAE": 1.1, "valid_Non0_F1_score": 60.0,
+         "improved": True},
+        {"epoch": 2, "train_loss": 0.9, "valid_MAE": 1.0, "valid_Non0_F1_score": 65.0,
+         "improved": True},
+        {"epoch": 3, "train_loss": 0.7, "valid_MAE": 0.98, "valid_Non0_F1_score": 66.0,
+         "improved": True}]))
     (folder / "info.json").write_text(json.dumps({
-        "trainable_parameters": {"lora": 55296, "fusion": 1200000, "head": 49409, "total": 1304705},
-        "num_layers": 6}))
+        "parameters": {"lora": 55296, "nonverbal_projections": 18000,
+                       "fusion.3.attention": 1000, "fusion.3.gate": 200,
+                       "fusion.4.attention": 1000, "fusion.4.gate": 200, "head": 49409,
+                       "total_trainable": 125105, "total_frozen": 22000000},
+        "best_epoch": 3}))
     return folder

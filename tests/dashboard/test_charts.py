@@ -159,7 +159,8 @@ def test_what_if_pair(record):
 def test_model_card_figures():
     fig = charts.parameter_breakdown({"lora": 100, "fusion": 2000})
     assert list(fig.data[0].x) == [100, 2000]
-    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "valid_MAE": [1.2, 1.0]})
+    history = pd.DataFrame({"epoch": [1, 2], "train_loss": [1.0, 0.5], "valid_MAE": [1.2, 1.0],
+                            "improved": [True, False]})
     curves = charts.training_curves(history)
     assert [t.name for t in curves.data] == ["train_loss", "valid_MAE"]
     arch = charts.architecture_figure([3, 4, 5], 6, "all-MiniLM-L6-v2", ["acoustic", "visual"])

@@ -106,13 +106,18 @@ def test_model_card_reads_checkpoint_files(fake_backend):
     at = start("pages/model_card.py")
     assert not at.exception
     parameters = figure(at, "card_parameters")["data"][0]
-    assert list(parameters["x"]) == [55296, 1200000, 49409]
+    assert list(parameters["x"]) == [55296, 18000, 1000, 200, 1000, 200, 49409]
     curves = figure(at, "card_history")["data"]
     assert [t["name"] for t in curves] == ["train_loss", "valid_MAE"]
     np.testing.assert_allclose(curves[1]["y"], [1.1, 1.0, 0.98])
+    at.multiselect(key="card_curves").set_value(["valid_Non0_F1_score"]).run()
+    curves = figure(at, "card_history")["data"]
+    assert [t["name"] for t in curves] == ["valid_Non0_F1_score"]
     architecture = figure(at, "card_architecture")
     labels = [a["text"] for a in architecture["layout"]["annotations"]]
-    assert labels.count("gate") == 3
+    assert labels.count("gate") == 2  # fusion.3 and fusion.4 in info.json
+    assert "encoder layer 4 (all-MiniLM-L6-v2, LoRA)" in labels
+    assert "encoder layer 5 (all-MiniLM-L6-v2, LoRA)" not in labels
     assert any("Visual coverage" in m.value for m in at.markdown)
 
 
