@@ -422,6 +422,9 @@ class MosiData:
         return [i for i, u in enumerate(self.utterances) if u.split == name]
 
     def _slice(self, name: str, i: int) -> slice:
+        if not 0 <= i < len(self.utterances):
+            raise IndexError(f"utterance index {i} is outside 0..{len(self.utterances) - 1}; "
+                             "use index_of(id) to look an utterance up")
         offsets = self._tensors[f"{name}_offsets"]
         return slice(int(offsets[i]), int(offsets[i + 1]))
 

@@ -115,7 +115,8 @@ def load_restricted_pickle(source: str | Path | bytes) -> Any:
 
 def _split_id(raw_id: Any, where: str) -> tuple[str, str, int]:
     text = raw_id.decode("utf-8", "replace") if isinstance(raw_id, bytes) else str(raw_id)
-    # MMSA ids join video and segment with "$_$".
+    # NOTE: an id written as "<video>$_$<segment>" is normalised to "<video>_<segment>";
+    # this separator was not checked against an official MMSA release.
     utterance_id = text.strip().replace("$_$", "_")
     try:
         validate_utterance_id(utterance_id)

@@ -89,3 +89,11 @@ def test_sha256_changes_with_content(tiny_built, tiny_source, tmp_path):
     rebuilt = build_mosi(tiny_source, tmp_path / "rebuilt.pgfdata")
 
     assert rebuilt.sha256 != MosiData.load(tiny_built).sha256
+
+
+def test_index_out_of_range(tiny_built):
+    data = MosiData.load(tiny_built)
+    with pytest.raises(IndexError):
+        data.acoustic(6)
+    with pytest.raises(IndexError):
+        data.visual(-1)
