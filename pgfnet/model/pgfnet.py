@@ -56,10 +56,12 @@ class PGFNet(nn.Module):
         self.fused_layers = config.resolved_fusion_layers(self.num_layers)
         width = config.fusion_dim or self.hidden_size
 
+        # With no fused layer (the text-only baseline) nothing reads the keys, so the
+        # key encoder is left out and its parameters are not counted.
         self.nonverbal = NonverbalEncoder(
             config.acoustic_dim, config.visual_dim, width,
             config.time_encoding_max_seconds, config.dropout,
-        )
+        ) if self.fused_layers else None
         self.fusion = nn.ModuleDict({
             str(layer): GatedFusionLayer(
                 self.hidden_size, width, config.fusion_heads, config.dropout,
@@ -123,9 +125,12 @@ class PGFNet(nn.Module):
         dropped = self._validate_drop_modalities(drop_modalities)
         self._validate_shapes(input_ids, inputs_embeds, attention_mask, acoustic, visual)
 
-        keys, key_mask, key_modality = self.nonverbal(
-            acoustic, acoustic_mask, visual, visual_mask, visual_times, dropped
-        )
+        if self.nonverbal is not None:
+            keys, key_mask, key_modality = self.nonverbal(
+                acoustic, acoustic_mask, visual, visual_mask, visual_times, dropped
+            )
+        else:
+            keys, key_mask, key_modality = None, acoustic_mask.new_zeros(acoustic.shape[0], 0), []
 
         encoder = self.encoder
         hidden = backbone_lib.embed(encoder, input_ids, inputs_embeds)

@@ -269,3 +269,16 @@ def test_save_over_previous_checkpoint(tmp_path, tiny_model, inputs):
 
     torch.testing.assert_close(loaded(**inputs).prediction, tiny_model(**inputs).prediction)
     assert sorted(p.name for p in folder.iterdir()) == ["adapter", "config.json", "model.safetensors"]
+
+
+def test_text_only_has_no_fusion(inputs, make_inputs):
+    model = build_tiny_pgfnet(seed=0, fusion_layers=[])
+    other = make_inputs(seed=1)
+    output = model(**inputs)
+    changed = model(**dict(inputs, acoustic=other["acoustic"], visual=other["visual"]))
+
+    assert output.fused_layers == []
+    assert output.attentions == []
+    assert output.gates == []
+    assert model.parameter_breakdown()["nonverbal_projections"] == 0
+    torch.testing.assert_close(output.prediction, changed.prediction, rtol=0, atol=0)
