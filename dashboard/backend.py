@@ -57,6 +57,10 @@ class CacheLike(Protocol):
     def put(self, record: Explanation) -> Any: ...
 
 
+# An ExplanationCache also stores overview tables (overview_path, load_overview,
+# save_overview); the backend uses them when present, so that tables written by
+# `pgfnet precompute` are read here.
+
 @dataclass
 class ModelCard:
     """The files of a checkpoint folder that the Model card page shows.
@@ -284,31 +288,55 @@ class DashboardBackend:
     # Overview ------------------------------------------------------------------------
 
     def overview_path(self, split: str = OVERVIEW_SPLIT) -> Path:
-        """Return the cache file of the overview table of ``split``."""
+        """Return the file that caches the overview table of ``split``.
+
+        With an ``ExplanationCache`` this is the cache's own overview file, which
+        ``pgfnet precompute`` also writes; without one it is a CSV in ``table_dir``.
+        """
+        if self._cache is not None and hasattr(self._cache, "overview_path"):
+            return Path(self._cache.overview_path(split))
         sha = str(getattr(self.data, "sha256", "nodata"))[:16]
         return self.table_dir / f"overview_{self.model_id[:16]}_{sha}_{split}.csv"
 
-    def cached_overview(self, split: str = OVERVIEW_SPLIT) -> pd.DataFrame | None:
-        """Return the overview table of ``split`` if memory or disk has it, else None."""
-        if split in self._overview:
-            return self._overview[split]
+    def _read_overview(self, split: str) -> pd.DataFrame | None:
+        if self._cache is not None and hasattr(self._cache, "load_overview"):
+            table = self._cache.load_overview(split)
+            return None if table is None else table.to_frame()
         path = self.overview_path(split)
         if not path.is_file():
             return None
         try:
-            frame = pd.read_csv(path, dtype={"id": str, "split": str, "interaction": str})
+            return pd.read_csv(path, dtype={"id": str, "split": str, "interaction": str})
         except (OSError, ValueError, pd.errors.ParserError) as error:
             logger.warning("ignoring unreadable overview cache %s (%s); recomputing", path, error)
             return None
-        self._overview[split] = frame
-        return frame
+
+    def _write_overview(self, table: Any, frame: pd.DataFrame) -> None:
+        if self._cache is not None and hasattr(self._cache, "save_overview"):
+            path = self._cache.save_overview(table)
+        else:
+            from pgfnet.io import atomic_write_text
+
+            path = self.overview_path(frame["split"].iloc[0] if len(frame) else OVERVIEW_SPLIT)
+            atomic_write_text(path, frame.to_csv(index=False))
+        logger.info("cached the overview table (%d rows) at %s", len(frame), path)
+
+    def cached_overview(self, split: str = OVERVIEW_SPLIT) -> pd.DataFrame | None:
+        """Return the overview table of ``split`` if memory or disk has it, else None."""
+        if split not in self._overview:
+            frame = self._read_overview(split)
+            if frame is None:
+                return None
+            self._overview[split] = frame
+        return self._overview[split]
 
     def overview(self, split: str = OVERVIEW_SPLIT, progress: Progress | None = None) -> pd.DataFrame:
         """Return the overview table of ``split``, computing and caching it on a miss.
 
         Columns: id, split, label, prediction, error, gate_L<k> per fused layer,
         shapley_text, shapley_acoustic, shapley_visual, interaction, has_visual, has_video.
-        ``progress(done, total)`` is called while the table is computed.
+        ``progress(done, total)`` is called while the table is computed. Concurrent
+        callers compute it once.
         """
         frame = self.cached_overview(split)
         if frame is not None:
@@ -319,12 +347,8 @@ class DashboardBackend:
                 return frame
             with self._model_lock:
                 table = self.explainer().predict_overview(split, progress=progress)
-            frame = table.to_frame() if hasattr(table, "to_frame") else pd.DataFrame(table)
-            from pgfnet.io import atomic_write_text
-
-            atomic_write_text(self.overview_path(split), frame.to_csv(index=False))
-            logger.info("cached the %s overview (%d rows) at %s", split, len(frame),
-                        self.overview_path(split))
+            frame = table.to_frame()
+            self._write_overview(table, frame)
             self._overview[split] = frame
             return frame
 

@@ -51,3 +51,33 @@ def truncated_video_backend(tmp_path, monkeypatch, source_video):
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(source_video.read_bytes()[:20_000])
     return install_backend(tmp_path, monkeypatch, video_path=truncated)
+
+
+@pytest.fixture(scope="session")
+def real_dataset(tmp_path_factory, mosi_source) -> Path:
+    """The MOSI dataset built from the real source into a session folder (real data)."""
+    from pgfnet.data.mosi import build_mosi
+
+    path = tmp_path_factory.mktemp("dashboard-data") / "mosi.pgfdata"
+    build_mosi(mosi_source, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny random PGF-Net saved as a checkpoint folder with the trainer's JSON files."""
+    from pgfnet.model.tiny import build_tiny_pgfnet
+
+    folder = tmp_path_factory.mktemp("dashboard-checkpoint")
+    build_tiny_pgfnet(seed=0).save_pretrained(folder)
+    write_checkpoint_files(folder, weights=False)
+    return folder
+
+
+@pytest.fixture
+def real_backend(tmp_path, monkeypatch, real_dataset, tiny_checkpoint):
+    """The production backend (real engine and cache) over the tiny checkpoint."""
+    monkeypatch.setenv("PGFNET_CACHE", str(tmp_path / "cache"))
+    backend = resources.create_backend(tiny_checkpoint, real_dataset)
+    monkeypatch.setattr(resources, "backend", lambda: backend)
+    return backend

@@ -115,13 +115,18 @@ def make_fake_dataset(video_path: Path | None = None) -> tuple[FakeData, object]
     return FakeData(utterances), overview
 
 
-def write_checkpoint_files(folder: Path) -> Path:
-    """Write the JSON files of a checkpoint folder (weights are not read by the pages)."""
+def write_checkpoint_files(folder: Path, weights: bool = True) -> Path:
+    """Write the trainer's JSON files into a checkpoint folder.
+
+    With ``weights`` a placeholder config.json and model.safetensors are written too
+    (the fake backend never reads them); without, an existing model is kept.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"backbone": "all-MiniLM-L6-v2",
-                                                    "fusion_layers": None,
-                                                    "modalities": ["acoustic", "visual"]}))
-    (folder / "model.safetensors").write_bytes(b"not read by the pages")
+    if weights:
+        (folder / "config.json").write_text(json.dumps({"backbone": "all-MiniLM-L6-v2",
+                                                        "fusion_layers": None,
+                                                        "modalities": ["acoustic", "visual"]}))
+        (folder / "model.safetensors").write_bytes(b"not read by the pages")
     (folder / "metrics.json").write_text(json.dumps({
         "MAE": 0.95, "Corr": 0.61, "Mult_acc_7": 33.1, "Mult_acc_5": 37.9, "Has0_acc_2": 72.0,
         "Has0_F1_score": 71.8, "Non0_acc_2": 73.5, "Non0_F1_score": 73.6}))
