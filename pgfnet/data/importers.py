@@ -4,10 +4,10 @@ Both write the same dataset format as the builder (see :mod:`pgfnet.data.format`
 accept a path or the file's bytes, so they can be called on in-memory data.
 
 MMSA pickles (``aligned_50.pkl``, ``unaligned_50.pkl``) are read by
-:class:`RestrictedUnpickler`, which resolves only numpy arrays, numpy dtypes and numpy
-scalars; dicts, lists, tuples, strings and numbers need no lookup. Any other global (a
-function, a class, ``os.system``) raises :class:`UnsafePickleError` before it is called,
-so a hostile pickle runs nothing. ``-inf`` audio values become 0 (MMSA's own loader
+:func:`pgfnet.data.safe_pickle.loads_restricted`, which resolves only numpy arrays,
+numpy dtypes and numpy scalars. Dicts, lists, tuples, strings and numbers need no lookup.
+Any other global (a function, a class, ``os.system``) raises :class:`UnsafePickleError`
+before it is called, so a hostile pickle runs nothing. ``-inf`` audio values become 0 (MMSA's own loader
 does this for COVAREP features) and their count is reported; NaN or other infinite
 values are rejected.
 
@@ -31,57 +31,14 @@ from typing import Any
 import numpy as np
 
 from pgfnet.data.format import DatasetContents, MosiData, Utterance, write_dataset
-from pgfnet.data.mosi import SourceError, read_mmsa_labels
+from pgfnet.data.mosi import read_mmsa_labels
+from pgfnet.data.safe_pickle import RestrictedUnpickler, UnsafePickleError, loads_restricted
 from pgfnet.paths import validate_utterance_id
 
 logger = logging.getLogger(__name__)
 
 MMSA_SPLITS = {"train": "train", "valid": "valid", "dev": "valid", "test": "test"}
 MMSA_REQUIRED_KEYS = ("raw_text", "audio", "vision", "id", "regression_labels")
-
-
-class UnsafePickleError(ValueError):
-    """A pickle that references something other than numpy arrays and plain containers."""
-
-
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    from numpy._core import multiarray, numeric
-
-    allowed = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("_codecs", "encode"): __import__("codecs").encode,
-    }
-    # Pickles written by numpy 1.x name numpy.core; numpy 2 moved it to numpy._core.
-    for package in ("numpy.core", "numpy._core"):
-        allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{package}.multiarray", "scalar")] = multiarray.scalar
-        allowed[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
-    return allowed
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only numpy arrays, dtypes and scalars.
-
-    ``find_class`` is the only way a pickle can reach a callable, so rejecting every
-    other name there means no code from the pickle runs.
-    """
-
-    _allowed = None
-
-    def find_class(self, module: str, name: str) -> Any:
-        if RestrictedUnpickler._allowed is None:
-            RestrictedUnpickler._allowed = _allowed_globals()
-        try:
-            return RestrictedUnpickler._allowed[(module, name)]
-        except KeyError:
-            raise UnsafePickleError(
-                f"the pickle references {module}.{name}, which is not a numpy array, "
-                "dtype or plain container, so it was rejected without running anything"
-            ) from None
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError("the pickle uses persistent ids, which are not allowed")
 
 
 def _read_bytes(source: str | Path | bytes) -> tuple[bytes, str]:
@@ -102,7 +59,7 @@ def load_restricted_pickle(source: str | Path | bytes) -> Any:
     """
     payload, name = _read_bytes(source)
     try:
-        return RestrictedUnpickler(io.BytesIO(payload)).load()
+        return loads_restricted(payload)
     except UnsafePickleError as error:
         raise UnsafePickleError(f"{name}: {error}; re-save it with numpy arrays, lists, "
                                 "dicts and strings only") from None

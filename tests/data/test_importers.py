@@ -291,3 +291,52 @@ def test_real_label_csd_matches_build(mosi_source, real_built, tmp_path):
         reference = built.utterances[built.index_of(utterance.id)]
         assert utterance.split == reference.split
         assert utterance.label == pytest.approx(reference.label, abs=1e-6)
+
+
+_OBJECT_POINTER_SCRIPT = """
+import pickle, numpy as np
+from pgfnet.data.importers import load_restricted_pickle
+payload = pickle.dumps(np.array([1.0, 2.0]), protocol=2).replace(b"f8", b"O8")
+try:
+    load_restricted_pickle(payload)
+except ValueError as error:
+    print("rejected:", error)
+"""
+
+
+def test_raw_bytes_as_object_array():
+    # Plain pickle would read these 16 bytes as two object pointers and crash, so the
+    # check runs in a child process.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _OBJECT_POINTER_SCRIPT],
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "rejected:" in result.stdout
+    assert "object array" in result.stdout
+
+
+@pytest.mark.parametrize("spec", [b"V8", b"M8", b"m8"])
+def test_unsupported_dtype_rejected(spec):
+    payload = pickle.dumps(np.array([1.0, 2.0]), protocol=2).replace(b"f8", spec)
+    with pytest.raises(ValueError) as caught:
+        load_restricted_pickle(payload)
+
+    assert "dtype" in str(caught.value)
+
+
+def test_restricted_loader_keeps_values():
+    obj = {"a": np.arange(6, dtype=">i4").reshape(2, 3), "b": np.float32(1.5),
+           "c": [np.array(["x", "yz"]), np.array(["p", None], dtype=object)],
+           "d": np.asfortranarray(np.arange(6.0).reshape(2, 3))}
+    for protocol in (2, 4, 5):
+        loaded = load_restricted_pickle(pickle.dumps(obj, protocol=protocol))
+
+        np.testing.assert_array_equal(loaded["a"], obj["a"])
+        assert loaded["a"].dtype == np.dtype(">i4")
+        assert loaded["b"] == np.float32(1.5)
+        assert loaded["c"][0].tolist() == ["x", "yz"]
+        assert loaded["c"][1].tolist() == ["p", None]
+        np.testing.assert_array_equal(loaded["d"], obj["d"])
