@@ -1,0 +1,82 @@
+"""The sweep runner and the results page on a tiny backbone and a synthetic dataset."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pgfnet.model.config import PGFNetConfig
+from pgfnet.model.tiny import TINY_DEFAULTS
+from pgfnet.training.report import render
+from pgfnet.training.sweep import load_plan, read_results, run_plan
+
+
+@pytest.fixture
+def plan_path(tmp_path):
+    base = PGFNetConfig(**dict(TINY_DEFAULTS, backbone="tiny-random-bert-seed0", epochs=1,
+                               batch_size=8, checkpoint_every_steps=100))
+    base.save(tmp_path / "base.json")
+    plan = {
+        "base_config": str(tmp_path / "base.json"),
+        "results": str(tmp_path / "results.jsonl"),
+        "runs_dir": str(tmp_path / "runs"),
+        "entries": [
+            {"name": "pgfnet", "label": "PGF-Net (default)", "overrides": {}, "seeds": [0, 1]},
+            {"name": "text_only", "label": "text-only", "overrides": {"fusion_layers": []},
+             "seeds": [0, 1]},
+            {"name": "no_gate", "label": "no gate", "overrides": {"use_gate": False},
+             "seeds": [0], "priority": 1},
+        ],
+    }
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    return path
+
+
+def test_plan_orders_main_runs_first(plan_path):
+    runs = load_plan(plan_path).runs
+
+    assert [run.key for run in runs] == [
+        ("pgfnet", 0), ("text_only", 0), ("pgfnet", 1), ("text_only", 1), ("no_gate", 0),
+    ]
+    assert runs[1].config.fusion_layers == []
+    assert runs[2].config.seed == 1
+
+
+def test_plan_rejects_unknown_override(tmp_path, plan_path):
+    plan = json.loads(plan_path.read_text())
+    plan["entries"][0]["overrides"] = {"fusion_layer": [1]}
+    plan_path.write_text(json.dumps(plan))
+
+    with pytest.raises(ValueError, match="fusion_layer"):
+        load_plan(plan_path)
+
+
+def test_sweep_records_and_skips_done_runs(tmp_path, plan_path, synthetic_data_path):
+    assert run_plan(plan_path, data_path=synthetic_data_path, max_runs=3) == 3
+    records = read_results(tmp_path / "results.jsonl")
+    assert [(r["name"], r["seed"]) for r in records] == [("pgfnet", 0), ("text_only", 0), ("pgfnet", 1)]
+    assert records[0]["metrics"]["split"] == "test"
+    assert records[1]["trainable_parameters"] < records[0]["trainable_parameters"]
+
+    assert run_plan(plan_path, data_path=synthetic_data_path, only=["pgfnet"]) == 0
+    assert len(read_results(tmp_path / "results.jsonl")) == 3
+
+
+def test_report_lists_missing_runs(tmp_path, plan_path, synthetic_data_path):
+    run_plan(plan_path, data_path=synthetic_data_path, max_runs=2)
+    page = render(plan_path)
+
+    assert "| PGF-Net (default) | 1/2 |" in page
+    assert "| text-only | 1/2 |" in page
+    assert "PGF-Net (default) (`pgfnet`): seeds [1]" in page
+    assert "no gate (`no_gate`): seeds [0]" in page
+    assert "provisional" in page
+
+
+def test_results_reader_skips_cut_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"name": "a", "seed": 0}\n{"name": "b", "se')
+
+    assert read_results(path) == [{"name": "a", "seed": 0}]
