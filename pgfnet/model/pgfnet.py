@@ -256,7 +256,7 @@ class PGFNet(nn.Module):
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``config.json``, ``adapter/`` (peft format) and ``model.safetensors``.
 
-        ``model.safetensors`` holds every trainable weight and a copy of the config, and
+        ``model.safetensors`` contains every trainable weight and a copy of the config, and
         is written last with an atomic rename; :meth:`from_pretrained` reads only it and
         ``config.json``. A crash during saving therefore leaves the previous checkpoint
         in ``directory`` loadable.

@@ -101,6 +101,7 @@ def _comparison(summary: dict) -> list[str]:
     if not fused or not text or not fused["records"] or not text["records"]:
         return ["The PGF-Net vs text-only comparison needs at least one finished run of each; "
                 "see the missing runs below."]
+
     seeds = sorted(set(fused["done"]) & set(text["done"]))
     fused_mae = _mean_std([r["metrics"]["MAE"] for r in fused["records"]])
     text_mae = _mean_std([r["metrics"]["MAE"] for r in text["records"]])
@@ -110,6 +111,7 @@ def _comparison(summary: dict) -> list[str]:
         if next(r for r in fused["records"] if r["seed"] == seed)["metrics"]["MAE"]
         < next(r for r in text["records"] if r["seed"] == seed)["metrics"]["MAE"]
     )
+
     complete = len(fused["done"]) == len(fused["seeds"]) and len(text["done"]) == len(text["seeds"])
     verdict = "beats" if difference < 0 else "does not beat"
     lines = [
