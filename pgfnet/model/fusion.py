@@ -20,7 +20,7 @@ def sinusoidal_time_encoding(times: torch.Tensor, width: int, max_seconds: float
     Args:
         times: (B, F) seconds from the utterance start.
         width: output width; must be even.
-        max_seconds: the longest period of the encoding, in seconds.
+        max_seconds: the maximum period of the encoding, in seconds.
 
     Returns:
         (B, F, width) float tensor with values in [-1, 1].
@@ -38,8 +38,8 @@ def sinusoidal_time_encoding(times: torch.Tensor, width: int, max_seconds: float
 class NonverbalEncoder(nn.Module):
     """Project acoustic and visual features into fusion keys, shared by every fused layer.
 
-    Each modality gets a linear projection to width D plus a learned modality embedding;
-    visual frames also get a sinusoidal time encoding projected to width D. One learned
+    Each modality gets a linear projection to width D plus a learned modality embedding.
+    Visual frames also get a sinusoidal time encoding, projected to width D. One learned
     null key comes first in every utterance and is never masked, so that an utterance
     without acoustic or visual input still has a key to attend to.
     """

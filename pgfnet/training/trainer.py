@@ -14,8 +14,8 @@ A run writes into one output folder:
 
 Resuming reloads the state and skips the batches already done in that epoch. The batch
 order of an epoch depends only on (seed, epoch), and dropout draws from the restored
-RNG, so a run killed at any point and resumed ends with the same weights as an
-uninterrupted run on the same machine with the same number of torch threads.
+RNG. A run killed at any point and resumed therefore ends with the same weights as an
+uninterrupted run, given the same machine and the same number of torch threads.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ PREDICTIONS_FILE = "predictions.json"
 INFO_FILE = "info.json"
 
 # Batches are sorted by length inside pools of this many batches, then the batch order
-# is shuffled: padding stays low and every epoch still sees a new order.
+# is shuffled, so padding stays low and every epoch still gets a new order.
 BUCKET_POOL_BATCHES = 8
 
 
 class RunAlreadyExistsError(ValueError):
-    """The output folder holds a run that the caller did not ask to resume."""
+    """Raised when the output folder contains a run that the caller did not ask to resume."""
 
 
 @dataclass
@@ -85,7 +85,7 @@ class TrainingState:
 
 @dataclass
 class TrainResult:
-    """What :func:`train` returns: the output folder, test metrics and the best epoch."""
+    """Result of :func:`train`: the output folder, test metrics and the best epoch."""
 
     out_dir: Path
     metrics: dict
@@ -138,7 +138,7 @@ def build_optimizer(model: PGFNet, config: PGFNetConfig) -> torch.optim.AdamW:
         {"params": decay, "lr": config.lr_new, "weight_decay": config.weight_decay, "base_lr": config.lr_new},
         {"params": no_decay, "lr": config.lr_new, "weight_decay": 0.0, "base_lr": config.lr_new},
     ]
-    # foreach=False keeps the update order fixed, so resumed runs match bit for bit.
+    # NOTE: exact resume is tested with the per-parameter AdamW path (foreach=False) only.
     return torch.optim.AdamW([g for g in groups if g["params"]], foreach=False)
 
 
@@ -212,13 +212,13 @@ def _prepare_out_dir(out_dir: Path, resume: bool) -> Path | None:
     if state_path.is_file():
         if not resume:
             raise RunAlreadyExistsError(
-                f"{out_dir} holds an unfinished run: pass --resume to continue it or "
+                f"{out_dir} contains an unfinished run: pass --resume to continue it or "
                 "choose another --out folder"
             )
         return state_path
     if (out_dir / METRICS_FILE).is_file():
         raise RunAlreadyExistsError(
-            f"{out_dir} already holds a finished run (metrics.json): choose another --out folder"
+            f"{out_dir} already contains a finished run (metrics.json): choose another --out folder"
         )
     if out_dir.exists() and any(out_dir.iterdir()) and not resume:
         raise RunAlreadyExistsError(
