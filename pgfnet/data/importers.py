@@ -231,42 +231,59 @@ def read_csd(source: str | Path | bytes) -> tuple[dict[str, tuple[np.ndarray, np
     import h5py
 
     payload, name = _read_bytes(source)
+    # A corrupted HDF5 file fails inside h5py with many exception types; each one
+    # means the file is not a readable computational sequence.
+    failures = (OSError, RuntimeError, KeyError, OverflowError, TypeError, IndexError,
+                MemoryError)
     try:
         handle = h5py.File(io.BytesIO(payload), "r")
-    except OSError as error:
+    except failures as error:
         raise ValueError(f"{name}: not an HDF5 computational sequence ({error})") from None
-    with handle:
-        roots = list(handle.keys())
-        if len(roots) != 1 or not isinstance(handle[roots[0]], h5py.Group) \
-                or "data" not in handle[roots[0]]:
-            raise ValueError(f"{name}: expected one root group holding 'data/<video_id>/"
-                             f"{{features, intervals}}', found {roots}")
-        root = handle[roots[0]]
-        sequences = {}
-        for video_id, group in root["data"].items():
-            if not isinstance(group, h5py.Group) or "features" not in group \
-                    or "intervals" not in group:
-                raise ValueError(f"{name}: video {video_id!r} lacks 'features' or 'intervals'")
-            features = np.asarray(group["features"][()])
-            intervals = np.asarray(group["intervals"][()], np.float64)
-            if features.ndim == 1:
-                features = features.reshape(-1, 1)
-            if features.ndim != 2 or intervals.shape != (len(features), 2):
-                raise ValueError(f"{name}: video {video_id!r} has features {features.shape} "
-                                 f"and intervals {intervals.shape}; expected (T, D) and (T, 2)")
-            if not np.issubdtype(features.dtype, np.number):
-                raise ValueError(f"{name}: video {video_id!r} has non-numeric features "
-                                 f"({features.dtype}); word sequences are not supported here")
-            sequences[video_id] = (features, intervals)
-        names = None
-        metadata = root.get("metadata")
-        if metadata is not None and "dimension names" in metadata:
-            raw = metadata["dimension names"][()]
-            raw = raw[0] if isinstance(raw, np.ndarray) and raw.size else raw
-            try:
-                names = [str(n) for n in json.loads(raw.decode() if isinstance(raw, bytes) else raw)]
-            except (ValueError, TypeError, AttributeError):
-                names = None
+    try:
+        with handle:
+            return _read_csd_groups(handle, name)
+    except ValueError:
+        raise
+    except failures as error:
+        raise ValueError(f"{name}: corrupt computational sequence ({type(error).__name__}: "
+                         f"{error}); download or export it again") from None
+
+
+def _read_csd_groups(handle, name: str
+                     ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str] | None]:
+    import h5py
+
+    roots = list(handle.keys())
+    if len(roots) != 1 or not isinstance(handle[roots[0]], h5py.Group) \
+            or "data" not in handle[roots[0]]:
+        raise ValueError(f"{name}: expected one root group holding 'data/<video_id>/"
+                         f"{{features, intervals}}', found {roots}")
+    root = handle[roots[0]]
+    sequences = {}
+    for video_id, group in root["data"].items():
+        if not isinstance(group, h5py.Group) or "features" not in group \
+                or "intervals" not in group:
+            raise ValueError(f"{name}: video {video_id!r} lacks 'features' or 'intervals'")
+        features = np.asarray(group["features"][()])
+        intervals = np.asarray(group["intervals"][()], np.float64)
+        if features.ndim == 1:
+            features = features.reshape(-1, 1)
+        if features.ndim != 2 or intervals.shape != (len(features), 2):
+            raise ValueError(f"{name}: video {video_id!r} has features {features.shape} "
+                             f"and intervals {intervals.shape}; expected (T, D) and (T, 2)")
+        if not np.issubdtype(features.dtype, np.number):
+            raise ValueError(f"{name}: video {video_id!r} has non-numeric features "
+                             f"({features.dtype}); word sequences are not supported here")
+        sequences[video_id] = (features, intervals)
+    names = None
+    metadata = root.get("metadata")
+    if metadata is not None and "dimension names" in metadata:
+        raw = metadata["dimension names"][()]
+        raw = raw[0] if isinstance(raw, np.ndarray) and raw.size else raw
+        try:
+            names = [str(n) for n in json.loads(raw.decode() if isinstance(raw, bytes) else raw)]
+        except (ValueError, TypeError, AttributeError):
+            names = None
     return sequences, names
 
 

@@ -340,3 +340,23 @@ def test_restricted_loader_keeps_values():
         assert loaded["c"][0].tolist() == ["x", "yz"]
         assert loaded["c"][1].tolist() == ["p", None]
         np.testing.assert_array_equal(loaded["d"], obj["d"])
+
+
+def test_csd_corrupt_bytes(tmp_path):
+    labels, _, _ = _csd_files(tmp_path)
+    payload = bytearray(labels.read_bytes())
+    rng = np.random.default_rng(3)
+    escaped = []
+    for _ in range(40):
+        damaged = bytearray(payload)
+        for position in rng.integers(0, len(damaged), size=4):
+            damaged[position] = int(rng.integers(0, 256))
+        try:
+            import_csd(bytes(damaged), tmp_path / "out.pgfdata", splits=SPLITS)
+        except ValueError:
+            pass
+        except Exception as error:  # noqa: BLE001
+            escaped.append(type(error).__name__)
+
+    # Damage in unused bytes still reads; any other outcome must be a ValueError.
+    assert escaped == []
