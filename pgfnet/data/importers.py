@@ -410,9 +410,9 @@ def import_csd(labels: str | Path | bytes, out: str | Path,
     return MosiData.load(out)
 
 
-def _name_of(source: str | Path | bytes, what: str = "labels") -> str:
+def _name_of(source: str | Path | bytes, kind: str = "labels") -> str:
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return f"<{what} bytes>"
+        return f"<{kind} bytes>"
     return str(Path(source).resolve())
 
 

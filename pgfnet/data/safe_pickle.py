@@ -110,7 +110,7 @@ class _ArrayStub:
 
 
 class _NdarrayToken:
-    """What the name ``numpy.ndarray`` resolves to: a marker, never callable."""
+    """The marker that the name ``numpy.ndarray`` resolves to. It is never called."""
 
 
 _NDARRAY_TOKEN = _NdarrayToken()
