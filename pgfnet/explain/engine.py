@@ -251,7 +251,7 @@ class Explainer:
         # Modalities that cannot change the prediction are Shapley null players and
         # stay out of the integration path.
         no_data = modalities_without_data(batch, 0, self.keep_ids)
-        disabled = set(NONVERBAL) - set(self.model.config.modalities)
+        disabled = self._unused_modalities()
         null_players = no_data | set(dropped) | disabled
 
         output = self._forward(coalition_batch(batch, self.pad_id, self.keep_ids), forced, dropped)
@@ -276,9 +276,15 @@ class Explainer:
 
         tokens = self.tokenizer.convert_ids_to_tokens(batch.input_ids[0].tolist())
         words, token_word = merge_word_pieces(tokens, self.tokenizer.all_special_tokens)
-        attention = torch.stack([a[0] for a in output.attentions]).numpy().astype(np.float32)
-        gates = torch.stack([g[0] for g in output.gates]).numpy().astype(np.float32)
         real = batch.attention_mask[0].bool().numpy()
+        n_tokens, n_keys = len(tokens), len(output.key_modality)
+        if output.attentions:
+            attention = torch.stack([a[0] for a in output.attentions]).numpy().astype(np.float32)
+            gates = torch.stack([g[0] for g in output.gates]).numpy().astype(np.float32)
+        else:
+            # A text-only model has no fused layer, so no attention and no gate.
+            attention = np.zeros((0, self.model.config.fusion_heads, n_tokens, n_keys), np.float32)
+            gates = np.zeros((0, n_tokens, self.model.hidden_size), np.float32)
         visual_times = batch.visual_times[0].numpy().astype(np.float32)
 
         record_settings = dict(settings or {})
@@ -329,6 +335,11 @@ class Explainer:
             dataset_sha256=self.dataset_sha256,
         )
 
+    def _unused_modalities(self) -> set[str]:
+        if not self.fused_layers:
+            return set(NONVERBAL)
+        return set(NONVERBAL) - set(self.model.config.modalities)
+
     def _truncated(self, batch: Batch) -> bool:
         if batch.text_truncated is None:
             return False
@@ -367,10 +378,12 @@ class Explainer:
                 "attribution and Shapley value are 0"
             )
         for modality in sorted(disabled - set(dropped)):
-            notes.append(
-                f"{modality} unused: the model was configured without the {modality} "
-                "modality, so its attribution and Shapley value are 0"
+            reason = (
+                "the model has no fused layer (text only)"
+                if not self.fused_layers
+                else f"the model was configured without the {modality} modality"
             )
+            notes.append(f"{modality} unused: {reason}, so its attribution and Shapley value are 0")
         if forced:
             layers = ", ".join(f"layer {k} = {v:.2f}" for k, v in sorted(forced.items()))
             notes.append(f"gates forced: {layers}; the gate values shown are the forced ones")
@@ -446,7 +459,7 @@ class Explainer:
         gate_means = np.zeros((len(examples), len(fused)))
         shapley = np.zeros((len(examples), len(MODALITIES)))
         interactions = [""] * len(examples)
-        disabled = set(NONVERBAL) - set(self.model.config.modalities)
+        disabled = self._unused_modalities()
 
         if progress is not None:
             progress(0, len(examples))

@@ -88,11 +88,12 @@ def test_precompute_fills_cache(checkpoint, tiny_data, tmp_path, capsys):
     assert "0 computed, 5 already cached" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_precompute_resumes_after_kill(checkpoint, tiny_data, tmp_path):
     # Many integration steps make each entry slow enough to kill the run part way.
     command = [sys.executable, "-m", "pgfnet.cli", "precompute", "--checkpoint", str(checkpoint),
                "--data", str(tiny_data.path), "--split", "test", "--out", str(tmp_path),
-               "--n-steps", "3000", "--no-progress"]
+               "--n-steps", "500", "--no-progress"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cache = ExplanationCache(tmp_path, checkpoint_id(checkpoint), tiny_data.sha256)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -268,3 +268,23 @@ def test_model_id_stable(tiny_model, tiny_data, explainer):
     other = Explainer(tiny_model, tiny_data)
     assert other.model_id == explainer.model_id
     assert torch.is_grad_enabled()
+
+
+def test_text_only_model(tiny_data):
+    from pgfnet.model.tiny import build_tiny_pgfnet
+
+    model = build_tiny_pgfnet(seed=1, fusion_layers=[])
+    explainer = Explainer(model, tiny_data, n_steps=8)
+    record = explainer.explain(PLAIN_ID)
+    assert record.fused_layers == []
+    assert record.attention.shape[0] == 0
+    assert record.gate_tokens.shape == (0, len(record.tokens))
+    assert record.shapley["acoustic"] == 0.0
+    assert record.shapley["visual"] == 0.0
+    assert np.all(record.attr_visual == 0.0)
+    assert sum(1 for note in record.notes if "no fused layer" in note) == 2
+    expected = record.coalition_values["text+acoustic+visual"] - record.coalition_values["none"]
+    assert abs(record.shapley["text"] - expected) < 1e-5
+    overview = explainer.predict_overview("valid")
+    assert overview.gate_means.shape == (1, 0)
+    assert list(overview.to_frame().columns)[:6] == ["id", "split", "label", "prediction", "error", "abs_error"]
