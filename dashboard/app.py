@@ -14,13 +14,15 @@ from dashboard import resources
 
 logger = logging.getLogger(__name__)
 
+# Pages carry no icons: Streamlit turns a page's Material or emoji icon into a favicon
+# fetched from a CDN, and the dashboard must work without network access.
 PAGES = (
-    ("pages/overview.py", "Overview", ":material/insights:", "overview"),
-    ("pages/explorer.py", "Explorer", ":material/search:", "explorer"),
-    ("pages/compare.py", "Compare", ":material/compare_arrows:", "compare"),
-    ("pages/what_if.py", "What-if", ":material/tune:", "what-if"),
-    ("pages/tour.py", "Demo tour", ":material/slideshow:", "tour"),
-    ("pages/model_card.py", "Model card", ":material/description:", "model-card"),
+    ("pages/overview.py", "Overview", "overview"),
+    ("pages/explorer.py", "Explorer", "explorer"),
+    ("pages/compare.py", "Compare", "compare"),
+    ("pages/what_if.py", "What-if", "what-if"),
+    ("pages/tour.py", "Demo tour", "tour"),
+    ("pages/model_card.py", "Model card", "model-card"),
 )
 
 
@@ -36,8 +38,7 @@ def show_missing(problems: list[resources.MissingInput]) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="PGF-Net dashboard", page_icon=":material/insights:",
-                       layout="wide")
+    st.set_page_config(page_title="PGF-Net dashboard", layout="wide")
     config = resources.settings()
     problems = resources.missing_inputs(config)
     if problems:
@@ -53,8 +54,8 @@ def main() -> None:
         st.code(f"pgfnet data build --out {config.dataset}", language="bash")
         return
 
-    pages = [st.Page(path, title=title, icon=icon, url_path=url, default=i == 0)
-             for i, (path, title, icon, url) in enumerate(PAGES)]
+    pages = [st.Page(path, title=title, url_path=url, default=i == 0)
+             for i, (path, title, url) in enumerate(PAGES)]
     st.navigation(pages).run()
 
 
