@@ -43,6 +43,10 @@ def register(subparsers) -> None:
     evaluate.add_argument("--out", type=Path, default=None, help="also write the metrics JSON here")
     evaluate.add_argument("--predictions", type=Path, default=None,
                           help="also write {id: prediction} JSON here")
+    evaluate.add_argument("--drop-modalities", nargs="+", default=(), choices=("acoustic", "visual"),
+                          help="mask out these nonverbal keys in every utterance")
+    evaluate.add_argument("--force-gate", type=float, default=None,
+                          help="force this gate value (0 to 1) in every fused layer; 1 is text only")
     evaluate.set_defaults(func=run_evaluate)
 
     info = subparsers.add_parser(
@@ -110,7 +114,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from pgfnet.io import atomic_write_text
     from pgfnet.training.evaluate import evaluate_checkpoint
 
-    metrics, predictions = evaluate_checkpoint(args.checkpoint, args.split, args.data)
+    metrics, predictions = evaluate_checkpoint(
+        args.checkpoint, args.split, args.data,
+        drop_modalities=tuple(args.drop_modalities), force_gate=args.force_gate,
+    )
     text = json.dumps(metrics, indent=2) + "\n"
     sys.stdout.write(text)
     if args.out is not None:

@@ -59,7 +59,8 @@ def token_lengths(texts: Sequence[str], tokenizer) -> list[int]:
 
 
 @torch.no_grad()
-def predict_split(model, data, split: str, tokenizer=None, batch_size: int = 64) -> SplitPredictions:
+def predict_split(model, data, split: str, tokenizer=None, batch_size: int = 64,
+                  **forward_kwargs) -> SplitPredictions:
     """Predict every utterance of ``split`` of a built dataset with ``model`` in eval mode.
 
     Args:
@@ -69,6 +70,8 @@ def predict_split(model, data, split: str, tokenizer=None, batch_size: int = 64)
         tokenizer: the backbone's tokenizer; None loads it for ``model.config.backbone``.
         batch_size: utterances per forward pass; does not change the result beyond
             floating-point noise.
+        **forward_kwargs: passed to ``model.forward``, e.g. ``drop_modalities`` or
+            ``force_gates``.
 
     Returns:
         :class:`SplitPredictions` in the split's file order. The model's train/eval
@@ -88,7 +91,7 @@ def predict_split(model, data, split: str, tokenizer=None, batch_size: int = 64)
         for positions in length_sorted_batches(lengths, batch_size):
             batch = collate_examples([examples[i] for i in positions], tokenizer,
                                      model.config.max_text_length)
-            output = model.forward_batch(batch)
+            output = model.forward_batch(batch, **forward_kwargs)
             predictions[positions] = output.prediction.double().numpy()
     finally:
         model.train(was_training)
@@ -109,8 +112,11 @@ def tokenizer_for(backbone: str):
 
 
 def evaluate_checkpoint(checkpoint: str | Path, split: str, data_path: str | Path | None = None,
-                        batch_size: int = 64) -> tuple[dict, SplitPredictions]:
+                        batch_size: int = 64, **forward_kwargs) -> tuple[dict, SplitPredictions]:
     """Load a checkpoint folder and compute its metrics on ``split``.
+
+    ``forward_kwargs`` go to ``model.forward``; ``force_gate`` (a float) is also accepted
+    and forces that gate value in every fused layer.
 
     Returns:
         (metrics with "split" and "n", the predictions).
@@ -121,6 +127,9 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str, data_path: str | Pat
 
     data_path = Path(data_path) if data_path is not None else default_dataset_path()
     model = PGFNet.from_pretrained(checkpoint)
+    force_gate = forward_kwargs.pop("force_gate", None)
+    if force_gate is not None:
+        forward_kwargs["force_gates"] = {layer: force_gate for layer in model.fused_layers}
     data = MosiData.load(data_path)
-    predictions = predict_split(model, data, split, batch_size=batch_size)
+    predictions = predict_split(model, data, split, batch_size=batch_size, **forward_kwargs)
     return predictions.metrics(), predictions
