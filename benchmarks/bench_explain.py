@@ -3,7 +3,7 @@
 Prints, for one utterance, the median wall-clock time of:
 
 - a plain forward pass (batch of 1, prediction only): the unit of every ratio;
-- the forward pass with its attention and gate arrays copied out as the record holds them;
+- the forward pass with its attention and gate arrays copied out, as in the record;
 - integrated gradients at ``--ig-steps`` steps (default 32);
 - the Shapley values (8 coalitions in one batched forward pass);
 - one whole ``Explainer.explain`` call;
@@ -82,11 +82,11 @@ def main() -> None:
     from pgfnet.explain.cache import ExplanationCache
     from pgfnet.explain.shapley import coalitions, shapley_values
 
-    explainer, what = build_explainer(args)
+    explainer, description = build_explainer(args)
     model = explainer.model
     example = explainer.example(args.id)
     batch = explainer.collate([example])
-    print(f"model: {what}")
+    print(f"model: {description}")
     print(f"utterance {args.id}: {int(batch.attention_mask.sum())} word pieces, "
           f"{batch.visual.shape[1]} visual frames; torch threads: {torch.get_num_threads()}")
 

@@ -85,33 +85,25 @@ def _repeat_rows(value, index: torch.Tensor):
     return value
 
 
-def coalition_batch(batch: Batch, pad_id: int, keep_ids: Sequence[int]) -> Batch:
+def coalition_rows(
+    batch: Batch, pad_id: int, keep_ids: Sequence[int], pairs: Sequence[tuple[int, tuple[str, ...]]]
+) -> Batch:
     """Return a batch with one row per (utterance, coalition) pair.
-
-    Row ``b * 8 + c`` holds utterance ``b`` with only the modalities of
-    ``coalitions()[c]`` present, so row ``b * 8`` is the unchanged utterance and row
-    ``b * 8 + 7`` has every modality absent.
 
     Args:
         batch: B utterances.
+        pairs: (row of ``batch``, coalition) pairs; a coalition is the tuple of present
+            modalities, and the others are replaced by their baselines.
 
     Returns:
-        a Batch of 8 * B rows.
+        a Batch of ``len(pairs)`` rows in the order of ``pairs``.
     """
-    all_coalitions = coalitions()
-    n = len(all_coalitions)
-    index = torch.arange(len(batch)).repeat_interleave(n)
+    index = torch.tensor([b for b, _ in pairs], dtype=torch.long)
     expanded = Batch(
-        **{
-            name: _repeat_rows(getattr(batch, name), index)
-            for name in batch.__dataclass_fields__
-        }
+        **{name: _repeat_rows(getattr(batch, name), index) for name in batch.__dataclass_fields__}
     )
-
-    # Per-row masks of which modality is absent, shape (8 * B,).
-    row_coalition = torch.arange(n).repeat(len(batch))
     absent = {
-        m: torch.tensor([m not in c for c in all_coalitions], dtype=torch.bool)[row_coalition]
+        m: torch.tensor([m not in coalition for _, coalition in pairs], dtype=torch.bool)
         for m in MODALITIES
     }
 
@@ -120,6 +112,17 @@ def coalition_batch(batch: Batch, pad_id: int, keep_ids: Sequence[int]) -> Batch
     acoustic = expanded.acoustic.masked_fill(absent["acoustic"][:, None, None], 0.0)
     visual = expanded.visual.masked_fill(absent["visual"][:, None, None], 0.0)
     return replace(expanded, input_ids=input_ids, acoustic=acoustic, visual=visual)
+
+
+def coalition_batch(batch: Batch, pad_id: int, keep_ids: Sequence[int]) -> Batch:
+    """Return a batch with all 8 coalitions of every utterance.
+
+    Row ``b * 8 + c`` holds utterance ``b`` with only the modalities of
+    ``coalitions()[c]`` present, so row ``b * 8`` is the unchanged utterance and row
+    ``b * 8 + 7`` has every modality absent.
+    """
+    pairs = [(b, c) for b in range(len(batch)) for c in coalitions()]
+    return coalition_rows(batch, pad_id, keep_ids, pairs)
 
 
 def modalities_without_data(batch: Batch, row: int, keep_ids: Sequence[int]) -> set[str]:

@@ -70,7 +70,7 @@ def _sha256(data: bytes) -> str:
 
 @dataclass
 class PrecomputeSummary:
-    """What one :meth:`ExplanationCache.precompute` call did.
+    """The outcome of one :meth:`ExplanationCache.precompute` call.
 
     Attributes:
         computed: ids explained and written by this call.
@@ -89,7 +89,7 @@ class ExplanationCache:
     """Precomputed explanations of one checkpoint on one dataset file.
 
     Args:
-        root: the folder that holds the caches of every checkpoint and dataset.
+        root: the folder that contains the caches of every checkpoint and dataset.
         model_id: :func:`checkpoint_id` of the checkpoint (or ``Explainer.model_id``).
         dataset_sha: sha256 of the dataset file.
 
@@ -164,7 +164,7 @@ class ExplanationCache:
             logger.warning("cache entry %s cannot be read (%s); it will be recomputed", utterance_id, error)
             return None
         if record.id != utterance_id or record.model_id != self.model_id:
-            logger.warning("cache entry %s holds utterance %s of model %s; it will be recomputed",
+            logger.warning("cache entry %s contains utterance %s of model %s; it will be recomputed",
                            utterance_id, record.id, record.model_id)
             return None
         return record

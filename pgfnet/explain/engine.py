@@ -13,7 +13,7 @@ Thread safety: one :class:`Explainer` and its model may serve several threads at
 Every model call of the engine runs under ``Explainer.model_lock``, and integrated
 gradients register no hooks (the text is attributed through ``inputs_embeds``), so no
 call changes the state of the shared model. The lock costs no throughput on a CPU,
-because torch already spreads one forward pass over all cores; it guarantees that a
+because torch already spreads one forward pass over all cores. It guarantees that a
 thread's result equals the result of the same call made alone.
 """
 
@@ -34,7 +34,7 @@ from pgfnet.data.batch import Batch
 from pgfnet.explain.attributions import attribution_shares, integrated_gradients
 from pgfnet.explain.baselines import (
     BASELINE_DESCRIPTIONS,
-    coalition_batch,
+    coalition_rows,
     modalities_without_data,
 )
 from pgfnet.explain.cache import checkpoint_id
@@ -49,6 +49,7 @@ from pgfnet.explain.shapley import (
     dominant_modality,
     interaction_label,
     make_null_players,
+    required_coalitions,
     shapley_values,
 )
 from pgfnet.explain.whatif import WhatIfResult, compare_explanations
@@ -59,7 +60,7 @@ logger = logging.getLogger(__name__)
 
 NONVERBAL = ("acoustic", "visual")
 
-# Rows (utterances x 8 coalitions) per forward pass in predict_overview; large enough
+# Coalition rows per forward pass in predict_overview; large enough
 # to keep the matrix products efficient, small enough to release the lock often.
 OVERVIEW_ROWS_PER_PASS = 128
 
@@ -254,10 +255,12 @@ class Explainer:
         disabled = self._unused_modalities()
         null_players = no_data | set(dropped) | disabled
 
-        output = self._forward(coalition_batch(batch, self.pad_id, self.keep_ids), forced, dropped)
+        # Only coalitions with every null player present are run; row 0 is the real input.
+        needed = required_coalitions(null_players)
+        rows = coalition_rows(batch, self.pad_id, self.keep_ids, [(0, c) for c in needed])
+        output = self._forward(rows, forced, dropped)
         predictions = output.prediction.double().tolist()
-        raw_values = {c: predictions[i] for i, c in enumerate(coalitions())}
-        values = make_null_players(raw_values, null_players)
+        values = make_null_players(dict(zip(needed, predictions)), null_players)
         shapley = shapley_values(values)
 
         with self.model_lock:
@@ -350,11 +353,11 @@ class Explainer:
         if self._truncated(batch):
             with self._tokenizer_lock:
                 total = len(self.tokenizer.tokenize(example.text)) + 2
-            kept = int(batch.attention_mask[0].sum())
+            kept_pieces = int(batch.attention_mask[0].sum())
             notes.append(
                 f"transcript truncated: the model takes at most "
                 f"{self.model.config.max_text_length} word pieces ([CLS] and [SEP] "
-                f"included), so {total - kept} of the {total} were left out and the "
+                f"included), so {total - kept_pieces} of the {total} were left out and the "
                 "explanation covers only the first part"
             )
         if "text" in no_data:
@@ -435,50 +438,61 @@ class Explainer:
     ) -> OverviewTable:
         """Compute prediction, mean gates and modality Shapley values for a whole split.
 
-        No integrated gradients run here: each utterance costs 8 rows of a batched
-        forward pass (its 8 coalitions). Utterances are grouped by transcript length so
-        that padding stays small.
+        No integrated gradients run here: each utterance costs the rows of its coalitions
+        in a batched forward pass (8, or 4 without visual frames, see
+        :func:`required_coalitions`). Utterances are grouped by frame presence and
+        transcript length so that padding stays small.
 
         Args:
             split: "train", "valid" or "test".
             progress: called as ``progress(done, total)`` after every forward pass.
-            rows_per_pass: batch rows per forward pass (a multiple of 8 is best).
+            rows_per_pass: maximum batch rows per forward pass.
 
         Returns:
             the table, in the dataset's order of the split.
         """
         indices = self.data.split_indices(split)
-        per_pass = max(1, rows_per_pass // len(coalitions()))
         examples = [self.data.example(i) for i in indices]
         with self._tokenizer_lock:
             lengths = [len(self.tokenizer.tokenize(e.text)) for e in examples]
-        order = sorted(range(len(examples)), key=lambda j: (lengths[j], j))
+        disabled = self._unused_modalities()
+
+        # Utterances without frames go together (no frame padding), then by length.
+        order = sorted(range(len(examples)), key=lambda j: (len(examples[j].visual) > 0, lengths[j], j))
+        chunks = _chunk_by_rows(order, [_estimated_rows(e, n, disabled) for e, n in zip(examples, lengths)],
+                                rows_per_pass)
 
         fused = self.fused_layers
         predictions = np.zeros(len(examples))
         gate_means = np.zeros((len(examples), len(fused)))
         shapley = np.zeros((len(examples), len(MODALITIES)))
         interactions = [""] * len(examples)
-        disabled = self._unused_modalities()
 
+        done = 0
         if progress is not None:
-            progress(0, len(examples))
-        for start in range(0, len(order), per_pass):
-            chunk = order[start:start + per_pass]
+            progress(done, len(examples))
+        for chunk in chunks:
             batch = self.collate([examples[j] for j in chunk])
-            output = self._forward(coalition_batch(batch, self.pad_id, self.keep_ids))
-            row_predictions = output.prediction.double().view(len(chunk), len(coalitions()))
+            null_players = [modalities_without_data(batch, b, self.keep_ids) | disabled for b in range(len(chunk))]
+            needed = [required_coalitions(n) for n in null_players]
+            pairs = [(b, c) for b in range(len(chunk)) for c in needed[b]]
+            output = self._forward(coalition_rows(batch, self.pad_id, self.keep_ids, pairs))
+            row_predictions = output.prediction.double().tolist()
+
+            first_row = 0
             for b, j in enumerate(chunk):
+                raw = dict(zip(needed[b], row_predictions[first_row:first_row + len(needed[b])]))
+                phi = shapley_values(make_null_players(raw, null_players[b]))
                 real = batch.attention_mask[b].bool()
-                null_players = modalities_without_data(batch, b, self.keep_ids) | disabled
-                raw = {c: float(row_predictions[b, i]) for i, c in enumerate(coalitions())}
-                phi = shapley_values(make_null_players(raw, null_players))
-                predictions[j] = raw[coalitions()[0]]
-                gate_means[j] = [float(g[b * 8][real].double().mean()) for g in output.gates]
+                predictions[j] = raw[MODALITIES]
+                gate_means[j] = [float(g[first_row][real].double().mean()) for g in output.gates]
                 shapley[j] = [phi[m] for m in MODALITIES]
                 interactions[j] = interaction_label(phi, self.thresholds)
+                first_row += len(needed[b])
+
+            done += len(chunk)
             if progress is not None:
-                progress(min(start + per_pass, len(order)), len(examples))
+                progress(done, len(examples))
 
         utterances = [self.data.utterances[i] for i in indices]
         return OverviewTable(
@@ -497,6 +511,34 @@ class Explainer:
             has_video=np.array([_has_video(u) for u in utterances], dtype=bool),
             thresholds={"min_abs": self.thresholds.min_abs, "min_share": self.thresholds.min_share},
         )
+
+
+def _estimated_rows(example, n_pieces: int, disabled: set[str]) -> int:
+    """Return the coalition rows an example needs, judged before tokenisation."""
+    null = set(disabled)
+    if n_pieces == 0:
+        null.add("text")
+    if len(example.acoustic) == 0:
+        null.add("acoustic")
+    if len(example.visual) == 0:
+        null.add("visual")
+    return len(required_coalitions(null))
+
+
+def _chunk_by_rows(order: Sequence[int], rows: Sequence[int], rows_per_pass: int) -> list[list[int]]:
+    """Split ``order`` into consecutive chunks of at most ``rows_per_pass`` rows (at least one item each)."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    current_rows = 0
+    for j in order:
+        if current and current_rows + rows[j] > rows_per_pass:
+            chunks.append(current)
+            current, current_rows = [], 0
+        current.append(j)
+        current_rows += rows[j]
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _has_video(utterance) -> bool:

@@ -44,21 +44,37 @@ def coalition_name(coalition: Iterable[str]) -> str:
     return "+".join(present) if present else "none"
 
 
+def required_coalitions(null_players: Iterable[str] = ()) -> list[tuple[str, ...]]:
+    """Return the coalitions that must be evaluated when ``null_players`` add nothing.
+
+    These are the coalitions that contain every null player, in :func:`coalitions` order
+    (so the full coalition comes first). :func:`make_null_players` fills in the rest.
+    With no null player all 8 are returned; each null player halves the count.
+    """
+    null = set(null_players)
+    return [c for c in coalitions() if null <= set(c)]
+
+
 def make_null_players(
     values: Mapping[tuple[str, ...], float], null_players: Iterable[str]
 ) -> dict[tuple[str, ...], float]:
-    """Return coalition values in which each of ``null_players`` adds exactly nothing.
+    """Return all 8 coalition values, with each of ``null_players`` adding exactly nothing.
 
     A modality without data (no visual frames, an empty transcript, a modality dropped
-    from the model) cannot change the prediction, but a batched forward pass may still
-    give v(S + i) and v(S) that differ in the last float bits. Copying v(S) to v(S + i)
-    makes such a modality's Shapley value exactly 0.
+    from the model) cannot change the prediction. The value of a coalition without it is
+    copied from the same coalition with it present, so its Shapley value is exactly 0
+    even where two forward passes would differ in the last float bits, and the full
+    coalition keeps the value of the real input.
+
+    Args:
+        values: v(S) for at least the coalitions of :func:`required_coalitions`.
+        null_players: modalities that add nothing.
     """
     null = [m for m in MODALITIES if m in set(null_players)]
-    fixed = {tuple(k): float(v) for k, v in values.items()}
+    fixed = {}
     for coalition in coalitions():
-        reduced = tuple(m for m in coalition if m not in null)
-        fixed[coalition] = float(values[reduced])
+        completed = tuple(m for m in MODALITIES if m in coalition or m in null)
+        fixed[coalition] = float(values[completed])
     return fixed
 
 

@@ -1,7 +1,7 @@
 """The tiny synthetic corpus of the explanation tests.
 
 Built with the real dataset writer from synthetic features, so the explainer reads it
-through the same ``MosiData`` code as the real MOSI file. It holds the hard cases: an
+through the same ``MosiData`` code as the real MOSI file. It contains the hard cases: an
 utterance without visual frames, an empty transcript and a transcript longer than the
 tiny model's maximum text length (32 word pieces).
 """

@@ -54,7 +54,8 @@ def test_record_fields_filled(plain, tiny_data):
     assert plain.split == "test"
     assert plain.text == TEXTS[PLAIN_ID]
     assert plain.label == pytest.approx(tiny_data.utterances[tiny_data.index_of(PLAIN_ID)].label)
-    assert plain.tokens[0] == "[CLS]" and plain.tokens[-1] == "[SEP]"
+    assert plain.tokens[0] == "[CLS]"
+    assert plain.tokens[-1] == "[SEP]"
     assert plain.words[:3] == ["i", "really", "loved"]
     assert "unbelievably" in plain.words
     assert plain.key_labels[:3] == ["null", "acoustic", "visual 0.00 s"]
@@ -199,7 +200,8 @@ def test_text_matches_layer_integrated_gradients(explainer, tiny_model, plain):
 
 def test_save_load_round_trip(plain, tmp_path):
     json_path, npz_path = plain.save(tmp_path / PLAIN_ID)
-    assert json_path.is_file() and npz_path.is_file()
+    assert json_path.is_file()
+    assert npz_path.is_file()
     assert_records_equal(plain, Explanation.load(tmp_path / PLAIN_ID))
 
 

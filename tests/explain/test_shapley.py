@@ -16,6 +16,7 @@ from pgfnet.explain.shapley import (
     dominant_modality,
     interaction_label,
     make_null_players,
+    required_coalitions,
     shapley_values,
 )
 
@@ -116,4 +117,18 @@ def test_null_players_copy_values():
     for size in range(3):
         for subset in itertools.combinations(("text", "acoustic"), size):
             with_visual = tuple(m for m in MODALITIES if m in subset or m == "visual")
-            assert values[with_visual] == values[subset] == raw[subset]
+            assert values[subset] == raw[with_visual]
+            assert values[with_visual] == raw[with_visual]
+
+
+def test_required_coalitions():
+    assert required_coalitions() == coalitions()
+    assert required_coalitions(["visual"]) == [MODALITIES, ("text", "visual"), ("acoustic", "visual"), ("visual",)]
+    assert required_coalitions(["text", "acoustic", "visual"]) == [MODALITIES]
+
+
+def test_null_players_need_only_required():
+    required = required_coalitions(["text", "visual"])
+    values = make_null_players({c: 1.0 + len(c) for c in required}, ["text", "visual"])
+    assert len(values) == 8
+    assert values[()] == values[("text", "visual")]
