@@ -44,7 +44,9 @@ def load_backbone(name: str) -> nn.Module:
 
     path = resolve_backbone(name)
     try:
-        model = AutoModel.from_pretrained(path, add_pooling_layer=False)
+        # use_safetensors=True: a folder that holds its weights only as a pickle
+        # (pytorch_model.bin) is rejected instead of unpickled.
+        model = AutoModel.from_pretrained(path, add_pooling_layer=False, use_safetensors=True)
     except OSError as error:
         raise OSError(
             f"backbone {name!r} could not be loaded from {path!r}: give a local model "
