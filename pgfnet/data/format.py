@@ -398,6 +398,24 @@ class MosiData:
                 raise DatasetFormatError(
                     f"dataset file {self.path} is corrupt ({name} does not match "
                     f"{n} utterances): " + _REBUILD_HINT.format(path=self.path))
+        # The writer stores only finite values and positive stds; anything else means a
+        # damaged or hand-edited file, whose NaN would otherwise reach the model silently.
+        for name, array in self._tensors.items():
+            if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+                raise DatasetFormatError(
+                    f"dataset file {self.path} is corrupt ({name} contains "
+                    f"{int(np.sum(~np.isfinite(array)))} NaN or inf values): "
+                    + _REBUILD_HINT.format(path=self.path))
+        for modality in MODALITIES:
+            if np.any(self.stats[modality]["std"] <= 0):
+                raise DatasetFormatError(
+                    f"dataset file {self.path} is corrupt (stats.{modality}.std has a value "
+                    "<= 0): " + _REBUILD_HINT.format(path=self.path))
+        for u in self.utterances:
+            if not (isinstance(u.label, (int, float)) and math.isfinite(u.label)):
+                raise DatasetFormatError(
+                    f"dataset file {self.path} is corrupt (utterance {u.id!r} has label "
+                    f"{u.label!r}): " + _REBUILD_HINT.format(path=self.path))
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -430,7 +448,12 @@ class MosiData:
 
     def _normalise(self, modality: str, values: np.ndarray) -> np.ndarray:
         stats = self.stats[modality]
-        return ((values - stats["mean"]) / stats["std"]).astype(np.float32)
+        with np.errstate(over="ignore"):
+            normalised = (values - stats["mean"]) / stats["std"]
+        if not np.all(np.isfinite(normalised)):
+            # value - mean can overflow float32 near its maximum although the ratio fits.
+            normalised = (values.astype(np.float64) - stats["mean"]) / stats["std"]
+        return normalised.astype(np.float32)
 
     def acoustic(self, i: int, normalized: bool = True) -> np.ndarray:
         """Return utterance i's acoustic sequence, (A, D_a) float32 (A = 1 for MOSI)."""
