@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 # MOSI results reported by Wen & Tan 2025 (arXiv 2508.15852) for PGF-Net; only the
-# metrics that paper reports are listed, under MMSA's names.
-PAPER_METRICS = {"MAE": 0.691, "Non0_F1_score": 86.9}
+# metrics that paper reports are listed, under MMSA's names and in MMSA's units
+# (accuracies and F1 as fractions, so the paper's 86.9 % F1 is 0.869).
+PAPER_METRICS = {"MAE": 0.691, "Non0_F1_score": 0.869}
 METRIC_ORDER = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
                 "Non0_acc_2", "Non0_F1_score")
 OVERVIEW_SPLIT = "test"
@@ -382,13 +383,17 @@ class DashboardBackend:
 
 
 def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
-    """Return rows (metric, this model, paper) in MMSA order; paper is NaN where the
-    paper reports no value."""
+    """Return rows (metric, this checkpoint, paper) in MMSA order.
+
+    The paper column is text: the reported value, or "" where the paper reports none,
+    so that no number is shown that the paper does not give.
+    """
     names = [m for m in METRIC_ORDER if m in metrics] + sorted(set(metrics) - set(METRIC_ORDER))
     return pd.DataFrame({
         "metric": names,
         "this checkpoint": [metrics[m] for m in names],
-        "paper (Wen & Tan 2025)": [PAPER_METRICS.get(m, np.nan) for m in names],
+        "paper (Wen & Tan 2025)": [f"{PAPER_METRICS[m]:g}" if m in PAPER_METRICS else ""
+                                   for m in names],
     })
 
 

@@ -88,7 +88,8 @@ def prediction_scatter(frame: pd.DataFrame) -> go.Figure:
                              hoverinfo="skip"))
     fig.update_xaxes(title="true sentiment", range=[-3.2, 3.2])
     fig.update_yaxes(title="predicted sentiment", range=[-3.2, 3.2])
-    return _layout(fig, "Predicted against true sentiment (click a point to open it)")
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
+    return _layout(fig, "Predicted against true sentiment")
 
 
 def error_histogram(frame: pd.DataFrame, nbins: int = 30) -> go.Figure:

@@ -16,7 +16,8 @@ if metrics:
     table = metrics_table(metrics)
     st.dataframe(table, hide_index=True)
     st.caption("Paper: Wen & Tan 2025 (arXiv 2508.15852), PGF-Net on MOSI; blank where "
-               "the paper reports no value. Acc and F1 are percentages.")
+               "the paper reports no value. Accuracies and F1 scores are fractions in "
+               "[0, 1], as MMSA reports them (the paper's 86.9 % is 0.869).")
     ui.download_csv(table, "metrics")
 else:
     st.warning("The checkpoint has no metrics.json; evaluate it with `pgfnet evaluate`.")
@@ -28,7 +29,8 @@ if frame is None:
         "(first launch only)...",
         lambda progress: backend.overview(OVERVIEW_SPLIT, progress=progress),
     )
-st.caption(f"{len(frame)} {OVERVIEW_SPLIT} utterances.")
+st.caption(f"{len(frame)} {OVERVIEW_SPLIT} utterances. Click a point of the scatter plot "
+           "to open that utterance in the Explorer.")
 
 left, right = st.columns(2)
 with left:

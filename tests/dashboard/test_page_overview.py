@@ -15,9 +15,10 @@ def test_overview_metrics_with_paper(fake_backend):
     row = table.set_index("metric")
     assert list(table["metric"])[:2] == ["MAE", "Corr"]
     assert row.loc["MAE", "this checkpoint"] == pytest.approx(0.95)
-    assert row.loc["MAE", "paper (Wen & Tan 2025)"] == pytest.approx(0.691)
-    assert row.loc["Non0_F1_score", "paper (Wen & Tan 2025)"] == pytest.approx(86.9)
-    assert np.isnan(row.loc["Corr", "paper (Wen & Tan 2025)"])
+    assert row.loc["MAE", "paper (Wen & Tan 2025)"] == "0.691"
+    assert row.loc["Non0_F1_score", "this checkpoint"] == pytest.approx(0.736)
+    assert row.loc["Non0_F1_score", "paper (Wen & Tan 2025)"] == "0.869"
+    assert row.loc["Corr", "paper (Wen & Tan 2025)"] == ""
 
 
 def test_overview_computes_once_and_caches(fake_backend):
