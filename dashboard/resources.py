@@ -77,14 +77,17 @@ def missing_inputs(config: Settings) -> list[MissingInput]:
 def create_backend(checkpoint: Path, dataset: Path) -> DashboardBackend:
     """Load the dataset and the explanation cache; the model loads on first need."""
     from pgfnet.data.format import MosiData
-    from pgfnet.explain.cache import ExplanationCache
-    from pgfnet.explain.engine import Explainer, checkpoint_id
+    from pgfnet.explain.cache import ExplanationCache, checkpoint_id, default_cache_root
 
     data = MosiData.load(dataset)
     model_id = checkpoint_id(checkpoint)
-    cache = ExplanationCache(cache_dir() / "explanations", model_id, data.sha256)
+    cache = ExplanationCache(default_cache_root(), model_id, data.sha256)
 
     def load_explainer():
+        # Imported here: the engine pulls in transformers and Captum, which a launch
+        # whose records and overview are all cached never needs.
+        from pgfnet.explain.engine import Explainer
+
         return Explainer.from_checkpoint(checkpoint, dataset_path=dataset)
 
     return DashboardBackend(data, checkpoint, load_explainer, cache,
