@@ -8,9 +8,9 @@
   so the keys stay visible to the cross-attention and only their content changes.
 
 Integrated gradients use these inputs as their baselines, and a Shapley coalition makes
-the modalities outside it absent in the same way, so the attributions of a modality and
-its Shapley value answer the same question: what changes when this modality is replaced
-by its baseline.
+the modalities outside it absent in the same way. The attributions of a modality and its
+Shapley value therefore answer the same question: what changes when this modality is
+replaced by its baseline.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def coalition_rows(
 def coalition_batch(batch: Batch, pad_id: int, keep_ids: Sequence[int]) -> Batch:
     """Return a batch with all 8 coalitions of every utterance.
 
-    Row ``b * 8 + c`` holds utterance ``b`` with only the modalities of
+    Row ``b * 8 + c`` contains utterance ``b`` with only the modalities of
     ``coalitions()[c]`` present, so row ``b * 8`` is the unchanged utterance and row
     ``b * 8 + 7`` has every modality absent.
     """
@@ -128,9 +128,9 @@ def coalition_batch(batch: Batch, pad_id: int, keep_ids: Sequence[int]) -> Batch
 def modalities_without_data(batch: Batch, row: int, keep_ids: Sequence[int]) -> set[str]:
     """Return the modalities of ``batch`` row ``row`` whose input equals their baseline.
 
-    Text has no data when every real word piece is in ``keep_ids`` (an empty transcript
-    gives only [CLS] and [SEP]); acoustic and visual have no data when their mask row is
-    all False (for visual: no frames).
+    Text has no data when every real word piece is in ``keep_ids``, as for an empty
+    transcript ([CLS] and [SEP] only). Acoustic and visual have no data when their mask
+    row is all False, as for an utterance without visual frames.
     """
     empty = set()
     real = batch.attention_mask[row].bool()

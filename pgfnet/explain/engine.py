@@ -2,10 +2,10 @@
 
 One explanation runs two model calls:
 
-1. one batched forward pass over the 8 modality coalitions of the utterance (row 0 is
-   the unchanged utterance). It gives the prediction, the cross-attention and gate
-   values of every fused layer (from row 0) and the coalition values behind the exact
-   Shapley values (:mod:`pgfnet.explain.shapley`);
+1. one batched forward pass over the modality coalitions of the utterance: 8, or fewer
+   when a modality has no data, with row 0 the unchanged utterance. It gives the
+   prediction, the cross-attention and gate values of every fused layer (from row 0) and
+   the coalition values behind the exact Shapley values (:mod:`pgfnet.explain.shapley`);
 2. integrated gradients over text, acoustic and visual inputs together
    (:mod:`pgfnet.explain.attributions`).
 

@@ -62,7 +62,7 @@ def make_null_players(
 
     A modality without data (no visual frames, an empty transcript, a modality dropped
     from the model) cannot change the prediction. The value of a coalition without it is
-    copied from the same coalition with it present, so its Shapley value is exactly 0
+    copied from the same coalition with it present. Its Shapley value is then exactly 0,
     even where two forward passes would differ in the last float bits, and the full
     coalition keeps the value of the real input.
 
@@ -125,9 +125,9 @@ class InteractionThresholds:
     Attributes:
         min_abs: smallest |Shapley value| that counts, in sentiment units of the [-3, 3]
             scale (default 0.05).
-        min_share: smallest share of the total |Shapley| mass that counts (default 0.2,
-            so a dominant modality holds at least 0.8 of the mass when the other two are
-            not substantial).
+        min_share: smallest share of the total |Shapley| mass that counts (default 0.2).
+            When both other modalities fall below this share, the dominant one has more
+            than 0.6 of the mass.
     """
 
     min_abs: float = 0.05
