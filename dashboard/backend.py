@@ -3,7 +3,7 @@
 :class:`DashboardBackend` wraps a loaded dataset, an explanation cache on disk and an
 explainer that is loaded only when a record is not cached yet. Pages call its methods
 and never touch the model. One backend is shared by every browser session
-(``st.cache_resource``), so every method is safe to call from several threads: model
+(``st.cache_resource``), so every method is safe to call from several threads. Model
 work runs under one lock, and a record computed for one session is written to the cache
 and read back by the others.
 """
@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
-# MOSI results reported by Wen & Tan 2025 (arXiv 2508.15852) for PGF-Net; only the
-# metrics that paper reports are listed, under MMSA's names and in MMSA's units
-# (accuracies and F1 as fractions, so the paper's 86.9 % F1 is 0.869).
+# MOSI results of PGF-Net reported by Wen & Tan 2025 (arXiv 2508.15852). Only the
+# metrics that paper reports are listed. They use MMSA's names and MMSA's units, which
+# give accuracies and F1 as fractions, so the paper's 86.9 % F1 is 0.869.
 PAPER_METRICS = {"MAE": 0.691, "Non0_F1_score": 0.869}
 METRIC_ORDER = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
                 "Non0_acc_2", "Non0_F1_score")
@@ -114,8 +114,8 @@ def history_frame(history: Any) -> pd.DataFrame:
     if isinstance(history, dict):
         lists = {k: v for k, v in history.items() if isinstance(v, list)}
         return pd.DataFrame(lists)
-    raise ValueError(f"history.json holds a {type(history).__name__}; expected a list of "
-                     "per-epoch objects or an object of per-metric lists")
+    raise ValueError(f"invalid history.json: it contains a {type(history).__name__}, but a "
+                     "list of per-epoch objects or an object of per-metric lists is expected")
 
 
 def fused_layers_of(config: dict[str, Any], counts: dict[str, int]) -> list[int]:
@@ -457,34 +457,42 @@ def tour_steps(frame: pd.DataFrame) -> list[TourStep]:
     Stops: a clearly positive and a clearly negative utterance the model gets right,
     the largest miss, the strongest reliance on the visual stream, a conflict between
     modalities, and the lowest mean gate (the most nonverbal mixing). A stop whose
-    condition no row meets is left out.
+    condition no row meets is left out. Each caption says why the utterance was chosen
+    and states its numbers from the table.
     """
     frame = frame.reset_index(drop=True)
     gates = frame[[c for c in frame.columns if c.startswith("gate_L")]].mean(axis=1)
-    shapley = frame[["shapley_text", "shapley_acoustic", "shapley_visual"]].abs()
-    visual_share = shapley["shapley_visual"] / shapley.sum(axis=1).replace(0, np.nan)
+    shapley = frame[[f"shapley_{m}" for m in ("text", "acoustic", "visual")]]
+    visual_share = shapley["shapley_visual"].abs() / shapley.abs().sum(axis=1).replace(0, np.nan)
     candidates = [
         ("A clear positive, predicted well", frame[frame["label"] >= 1.5]["error"].abs(),
-         "The model reads strong positive sentiment here; the gates stay near 1, so most of "
-         "the decision comes from the words."),
+         "Chosen as the utterance labelled +1.5 or more with the smallest error."),
         ("A clear negative, predicted well", frame[frame["label"] <= -1.5]["error"].abs(),
-         "A strongly negative review sentence, scored close to its label."),
+         "Chosen as the utterance labelled -1.5 or less with the smallest error."),
         ("The largest miss", -frame["error"].abs(),
-         "Where the model is furthest from the annotators. Look at which words pushed the "
-         "score and whether the nonverbal keys drew attention."),
+         "Chosen as the utterance with the largest error in the split."),
         ("The most reliance on the face", -visual_share.dropna(),
-         "The visual stream carries the largest share of the Shapley value here."),
+         "Chosen as the utterance whose visual Shapley value has the largest share."),
         ("Modalities in conflict", frame[frame["interaction"] == "conflict"]["error"].abs(),
-         "Text and nonverbal cues push the score in opposite directions."),
+         "Chosen as the best-predicted utterance whose modalities push the score in "
+         "opposite directions."),
         ("The most nonverbal mixing", gates,
-         "The lowest mean gate in the split: the fused context replaces the most text state."),
+         "Chosen as the utterance with the lowest mean gate: the fused context replaces "
+         "the most text state."),
     ]
     steps, used = [], set()
-    for title, scores, caption in candidates:
+    for title, scores, reason in candidates:
         for index in scores.sort_values().index:
             utterance_id = str(frame.loc[index, "id"])
-            if utterance_id not in used:
-                used.add(utterance_id)
-                steps.append(TourStep(utterance_id, title, caption))
-                break
+            if utterance_id in used:
+                continue
+            used.add(utterance_id)
+            row = frame.loc[index]
+            largest = max(("text", "acoustic", "visual"),
+                          key=lambda m: abs(float(row[f"shapley_{m}"])))
+            facts = (f" Model {row['prediction']:+.2f}, annotators {row['label']:+.2f}. "
+                     f"Mean gate {gates[index]:.2f} (1 keeps the text state). Largest "
+                     f"Shapley value: {largest} ({row[f'shapley_{largest}']:+.2f}).")
+            steps.append(TourStep(utterance_id, title, reason + facts))
+            break
     return steps

@@ -339,9 +339,9 @@ def action_unit_curves(frames: np.ndarray, times: np.ndarray, names: Sequence[st
         columns: feature names to draw; defaults to the action-unit intensities.
     """
     frames = np.asarray(frames, dtype=float)
-    wanted = list(columns) if columns else [n for n in names if n.startswith("AU")]
+    selected = list(columns) if columns else [n for n in names if n.startswith("AU")]
     fig = go.Figure()
-    for name in wanted:
+    for name in selected:
         j = list(names).index(name)
         fig.add_trace(go.Scatter(x=np.asarray(times, dtype=float), y=frames[:, j],
                                  mode="lines", name=plain(name)))

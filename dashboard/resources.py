@@ -29,7 +29,7 @@ CHECKPOINT_FILES = ("config.json", "model.safetensors")
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the app finds its inputs."""
+    """Paths of the app's inputs."""
 
     checkpoint: Path
     dataset: Path

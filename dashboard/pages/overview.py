@@ -1,4 +1,4 @@
-"""Overview: test metrics beside the paper's, and how the model behaves across the split."""
+"""Overview: test metrics beside Wen & Tan 2025's, and the model's behaviour over the split."""
 
 from __future__ import annotations
 

@@ -147,3 +147,11 @@ def test_missing_dataset_with_source(tmp_path, monkeypatch, mosi_source):
     problems = resources.missing_inputs(config)
     assert [p.command for p in problems][1] == (
         f"pgfnet data build --source {mosi_source} --out {tmp_path / 'd.pgfdata'}")
+
+
+def test_tour_captions_state_numbers(fake_backend):
+    frame = fake_backend.overview("test")
+    for step in tour_steps(frame):
+        row = frame.set_index("id").loc[step.id]
+        assert f"Model {row['prediction']:+.2f}" in step.caption
+        assert f"annotators {row['label']:+.2f}" in step.caption

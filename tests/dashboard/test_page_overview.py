@@ -1,4 +1,4 @@
-"""Overview page: metrics beside the paper's, charts built from the overview table."""
+"""Overview page: metrics beside Wen & Tan 2025's, charts built from the overview table."""
 
 from __future__ import annotations
 
