@@ -278,7 +278,9 @@ class Explainer:
         totals = attributions.totals()
 
         tokens = self.tokenizer.convert_ids_to_tokens(batch.input_ids[0].tolist())
-        words, token_word = merge_word_pieces(tokens, self.tokenizer.all_special_tokens)
+        # [UNK] stays a word: only the tokens the tokenizer adds around the text are special.
+        special = (self.tokenizer.cls_token, self.tokenizer.sep_token, self.tokenizer.pad_token)
+        words, token_word = merge_word_pieces(tokens, special)
         real = batch.attention_mask[0].bool().numpy()
         n_tokens, n_keys = len(tokens), len(output.key_modality)
         if output.attentions:

@@ -101,3 +101,16 @@ def test_what_if_json_serialisable(explainer):
 def test_invalid_what_if_rejected(explainer, kwargs, message):
     with pytest.raises(ValueError, match=message):
         explainer.what_if(PLAIN_ID, **kwargs)
+
+
+def test_unknown_character_stays_a_word(explainer):
+    edited = explainer.what_if(PLAIN_ID, text="good \u2603 film").edited
+    assert "[UNK]" in edited.tokens
+    assert edited.words == ["good", "[UNK]", "film"]
+    assert -1 not in edited.token_word[1:-1]
+
+
+def test_edited_text_truncated(explainer):
+    edited = explainer.what_if(PLAIN_ID, text=" ".join(["fine"] * 50)).edited
+    assert edited.text_truncated is True
+    assert any(note.startswith("transcript truncated") for note in edited.notes)
