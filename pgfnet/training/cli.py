@@ -71,6 +71,8 @@ def register(subparsers) -> None:
     sweep.add_argument("--only", nargs="*", default=None, help="run only these plan entry names")
     sweep.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
     sweep.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sweep.add_argument("--record-only", action="store_true",
+                       help="record run folders that already finished; train nothing")
     sweep.set_defaults(func=run_sweep)
 
     report = subparsers.add_parser(
@@ -162,7 +164,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     _set_threads(args.threads)
     run_plan(args.plan, results_path=args.results, data_path=args.data, only=args.only,
-             max_runs=args.max_runs)
+             max_runs=args.max_runs, record_only=args.record_only)
     return 0
 
 

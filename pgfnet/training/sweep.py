@@ -165,7 +165,7 @@ def make_record(run: PlannedRun, run_dir: Path) -> dict:
 
 def run_plan(plan_path: str | Path, results_path: str | Path | None = None,
              data_path: str | Path | None = None, only: list[str] | None = None,
-             max_runs: int | None = None) -> int:
+             max_runs: int | None = None, record_only: bool = False) -> int:
     """Train every planned run that is not yet recorded; return how many were recorded.
 
     Args:
@@ -174,6 +174,7 @@ def run_plan(plan_path: str | Path, results_path: str | Path | None = None,
         data_path: the built dataset (default ``~/.cache/pgfnet/mosi.pgfdata``).
         only: restrict to these entry names.
         max_runs: stop after recording this many runs.
+        record_only: record run folders that already finished, but train nothing.
     """
     from pgfnet.data.format import MosiData
     from pgfnet.paths import default_dataset_path
@@ -210,6 +211,8 @@ def run_plan(plan_path: str | Path, results_path: str | Path | None = None,
             if run.key in {(r["name"], r["seed"]) for r in read_results(results)}:
                 continue
             if not (run_dir / METRICS_FILE).is_file():
+                if record_only:
+                    continue
                 if data is None:
                     data = MosiData.load(data_path)
                 logger.info("sweep: training %s seed %d in %s", run.name, run.seed, run_dir)
