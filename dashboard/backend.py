@@ -356,14 +356,16 @@ class DashboardBackend:
     # Checkpoint files ----------------------------------------------------------------
 
     def metrics(self) -> dict[str, float]:
-        """Return ``metrics.json`` (MMSA names -> test values); empty when absent."""
+        """Return MMSA's metrics from ``metrics.json`` (name -> test value); empty when absent."""
         path = self.checkpoint_dir / "metrics.json"
         if not path.is_file():
             return {}
         values = read_json(path)
         if isinstance(values, dict) and isinstance(values.get("test"), dict):
             values = values["test"]
-        return {k: float(v) for k, v in values.items() if isinstance(v, (int, float))}
+        # Only MMSA's metrics: the file also stores bookkeeping such as "n" and "split".
+        return {k: float(values[k]) for k in METRIC_ORDER
+                if isinstance(values.get(k), (int, float))}
 
     def model_card(self) -> ModelCard:
         """Return the checkpoint's metrics, history, info and config plus the data card."""

@@ -130,7 +130,7 @@ def write_checkpoint_files(folder: Path, weights: bool = True) -> Path:
     (folder / "metrics.json").write_text(json.dumps({
         "MAE": 0.95, "Corr": 0.61, "Mult_acc_7": 0.331, "Mult_acc_5": 0.379,
         "Has0_acc_2": 0.72, "Has0_F1_score": 0.718, "Non0_acc_2": 0.735,
-        "Non0_F1_score": 0.736}))
+        "Non0_F1_score": 0.736, "split": "test", "n": 40}))
     (folder / "history.json").write_text(json.dumps([
         {"epoch": 1, "train_loss": 1.2, "valid_MAE": 1.1, "valid_Non0_F1_score": 60.0,
          "improved": True},

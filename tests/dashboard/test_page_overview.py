@@ -13,7 +13,8 @@ def test_overview_metrics_with_paper(fake_backend):
     at = start()
     table = at.dataframe[0].value
     row = table.set_index("metric")
-    assert list(table["metric"])[:2] == ["MAE", "Corr"]
+    assert list(table["metric"]) == ["MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2",
+                                     "Has0_F1_score", "Non0_acc_2", "Non0_F1_score"]
     assert row.loc["MAE", "this checkpoint"] == pytest.approx(0.95)
     assert row.loc["MAE", "paper (Wen & Tan 2025)"] == "0.691"
     assert row.loc["Non0_F1_score", "this checkpoint"] == pytest.approx(0.736)
