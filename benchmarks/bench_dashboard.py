@@ -167,10 +167,12 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
+    # The dataset default lives in the user's cache, so resolve it before PGFNET_CACHE
+    # points at the benchmark's empty folder.
+    dataset = (args.data or default_dataset_path()).resolve()
     workdir = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     cache = args.cache or workdir / "cache"
     os.environ["PGFNET_CACHE"] = str(cache)
-    dataset = args.data or default_dataset_path()
     checkpoint = tiny_checkpoint(workdir / "tiny") if args.tiny else args.checkpoint
 
     import torch

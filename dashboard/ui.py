@@ -63,6 +63,27 @@ def download_csv(frame: pd.DataFrame, name: str, label: str | None = None) -> No
                        key=f"download_{name}_csv", on_click="ignore")
 
 
+def clicked_utterance(event, ids: list[str]) -> str | None:
+    """Return the utterance id of the first point selected in a scatter of ``ids``.
+
+    Reads the id from the point's ``customdata``; a point without it is looked up by
+    its ``point_index`` in trace 0. Returns None when nothing valid is selected.
+    """
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    if not points:
+        return None
+    point = points[0]
+    customdata = point.get("customdata")
+    if customdata:
+        chosen = str(customdata[0] if isinstance(customdata, (list, tuple)) else customdata)
+    elif point.get("curve_number", 0) == 0 and isinstance(point.get("point_index"), int):
+        index = point["point_index"]
+        chosen = ids[index] if 0 <= index < len(ids) else None
+    else:
+        chosen = None
+    return chosen if chosen in set(ids) else None
+
+
 def select_utterance(utterance_id: str) -> None:
     """Make ``utterance_id`` the selected utterance of this session and of the URL."""
     st.session_state[SELECTED_KEY] = utterance_id

@@ -37,12 +37,10 @@ with left:
     event = ui.show_figure(charts.prediction_scatter(frame), "prediction_scatter",
                            key="overview_scatter", on_select="rerun",
                            selection_mode="points")
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points:
-        chosen = str(points[0]["customdata"][0])
-        if chosen in set(frame["id"]):
-            ui.select_utterance(chosen)
-            st.switch_page("pages/explorer.py")
+    chosen = ui.clicked_utterance(event, frame["id"].tolist())
+    if chosen is not None:
+        ui.select_utterance(chosen)
+        st.switch_page("pages/explorer.py")
 with right:
     ui.show_figure(charts.error_histogram(frame), "error_histogram")
 

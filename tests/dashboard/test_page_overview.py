@@ -72,3 +72,23 @@ def test_overview_downloads_present(fake_backend):
     names = {button.label for button in at.get("download_button")}
     assert {"Download prediction_scatter.html", "Download metrics.csv",
             "Download overview_test.csv"} <= names
+
+
+def test_click_without_customdata_uses_index(fake_backend):
+    at = start()
+    at.session_state["overview_scatter"] = {
+        "selection": {"points": [{"curve_number": 0, "point_index": 7}], "point_indices": [7],
+                      "box": [], "lasso": []}}
+    at.run()
+    expected = fake_backend.cached_overview("test")["id"].iloc[7]
+    assert at.subheader[0].value == expected
+
+
+def test_click_on_unknown_id_stays(fake_backend):
+    at = start()
+    at.session_state["overview_scatter"] = {
+        "selection": {"points": [{"customdata": ["../../etc/passwd"]}], "point_indices": [0],
+                      "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
