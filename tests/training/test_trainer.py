@@ -182,3 +182,17 @@ def test_kill_9_mid_epoch_then_resume(tmp_path, larger_data_path):
         assert torch.equal(straight[name], resumed[name]), name
     assert (json.loads((tmp_path / "straight" / "metrics.json").read_text())
             == json.loads((tmp_path / "killed" / "metrics.json").read_text()))
+
+
+def test_evaluate_force_gate_ignores_nonverbal(tmp_path, synthetic_data, synthetic_data_path):
+    from pgfnet.training.evaluate import evaluate_checkpoint
+
+    train(tiny_config(epochs=1), synthetic_data, tmp_path / "run", progress=False)
+    _, free = evaluate_checkpoint(tmp_path / "run", "test", synthetic_data_path)
+    _, forced = evaluate_checkpoint(tmp_path / "run", "test", synthetic_data_path, force_gate=1.0)
+    _, forced_dropped = evaluate_checkpoint(tmp_path / "run", "test", synthetic_data_path,
+                                            force_gate=1.0, drop_modalities=("acoustic", "visual"))
+
+    assert forced.ids == free.ids
+    assert (forced.predictions == forced_dropped.predictions).all()
+    assert (forced.predictions != free.predictions).any()
