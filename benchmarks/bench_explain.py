@@ -24,6 +24,7 @@ full-split figure as a linear estimate, marked as such.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -87,6 +88,8 @@ def main() -> None:
     example = explainer.example(args.id)
     batch = explainer.collate([example])
     print(f"model: {description}")
+    # Other processes on the same cores slow every figure down; the load shows how much.
+    print(f"load average (1, 5, 15 min) at start: {os.getloadavg()}")
     print(f"utterance {args.id}: {int(batch.attention_mask.sum())} word pieces, "
           f"{batch.visual.shape[1]} visual frames; torch threads: {torch.get_num_threads()}")
 
@@ -127,6 +130,7 @@ def main() -> None:
         print(f"{name:<42}{seconds:>10.4f}{seconds / unit:>11.1f}")
 
     if args.skip_split:
+        print(f"load average (1, 5, 15 min) at end: {os.getloadavg()}")
         return
 
     ids = [explainer.data.utterances[i].id for i in explainer.data.split_indices(args.split)]
@@ -155,6 +159,7 @@ def main() -> None:
         print(f"{'precompute, whole split (linear estimate)':<42}{estimate:>10.1f}{estimate / unit:>11.0f}")
     per_utterance = np.float64(precompute_seconds) / max(1, len(chosen))
     print(f"precompute per utterance: {per_utterance:.3f} s")
+    print(f"load average (1, 5, 15 min) at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":
