@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.real_weights, pytest.mark.real_data, pytest.mark.slow]
 # Completeness bound of integrated gradients at 64 steps, in sentiment units:
 # |convergence delta| <= ABSOLUTE + RELATIVE * |f(x) - f(baseline)|.
 IG_STEPS = 64
-ABSOLUTE = 0.01
-RELATIVE = 0.05
+ABSOLUTE = 0.002
+RELATIVE = 0.01
 
 WITH_FRAMES_ID = "d3_k5Xpfmik_1"  # test split, 72 visual frames
 NO_FRAMES_ID = "d6hH302o4v8_42"  # test split, starts after the last OpenFace frame
