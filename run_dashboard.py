@@ -12,11 +12,13 @@ Anything still missing is shown in the app with the command that fixes it.
 from __future__ import annotations
 
 import argparse
+import importlib
 import ipaddress
 import logging
 import os
 import socket
 import sys
+import threading
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -82,7 +84,10 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
-    """Return the argv that runs the app with the dashboard's server settings."""
+    """Return the argv of ``python -m streamlit run`` with the dashboard's server settings.
+
+    :func:`main` passes ``command[3:]`` to Streamlit's command line in this process.
+    """
     return [
         sys.executable, "-m", "streamlit", "run", str(APP),
         "--server.address", host,
@@ -93,6 +98,20 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
     ]
+
+
+# Imported in the background at start-up: torch alone takes seconds, and the first
+# script run needs all of these.
+PRELOAD_MODULES = ("torch", "pandas", "plotly.graph_objects", "pgfnet.data.format",
+                   "pgfnet.explain.cache", "dashboard.backend", "dashboard.charts")
+
+
+def preload_modules() -> None:
+    for name in PRELOAD_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            logger.warning("preloading %s failed: %s", name, error)
 
 
 def is_loopback(host: str) -> bool:
@@ -133,8 +152,12 @@ def main(argv: list[str] | None = None) -> int:
 
     command = streamlit_command(args.host, args.port)
     print(f"Starting the dashboard on http://{args.host}:{args.port}", flush=True)
-    os.execv(command[0], command)
-    return 0  # not reached: execv replaces this process
+    # Streamlit runs in this process (as `python -m streamlit` would), so the modules
+    # that the first page needs can be imported while the server starts.
+    threading.Thread(target=preload_modules, name="preload", daemon=True).start()
+    from streamlit.web import cli as streamlit_cli
+
+    return streamlit_cli.main(args=command[3:], prog_name="streamlit")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ from dashboard import charts, resources, ui
 from dashboard.backend import TOTAL_KEYS, fused_layers_of, metrics_table, parameter_counts
 
 LIMITATIONS = """
-- **Backbone.** The shipped checkpoint fine-tunes all-MiniLM-L6-v2 (6 layers, 384 wide)
-  with LoRA; the paper's PGF-Net uses BERT-base, so the numbers are not a reproduction.
-- **Acoustic features.** One 73-d utterance-level COVAREP-style vector per utterance:
-  the cross-attention has a single acoustic key, so it cannot point at a moment in time.
+- **Backbone.** The shipped checkpoint adapts all-MiniLM-L6-v2 (6 layers, hidden size
+  384) with LoRA, a far smaller encoder than BERT-base, so its numbers are not a
+  reproduction of Wen & Tan 2025.
+- **Acoustic features.** One 73-d utterance-level COVAREP-style vector per utterance.
+  The cross-attention therefore has a single acoustic key and cannot point at a moment
+  in time.
 - **Visual features.** 22 OpenFace 2 columns (17 action-unit intensities, gaze, head
-  pose), not the Facet features of the standard MOSI release.
+  pose), not the Facet features of CMU-MultimodalSDK's MOSI release.
 - **Visual coverage.** OpenFace output exists for 36 of 93 videos; every other utterance
   is explained with no visual keys, and its visual Shapley value is 0 by construction.
 - **Media.** Playable video exists for a few train and valid videos only.
