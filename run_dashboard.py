@@ -3,10 +3,11 @@
     python run_dashboard.py                      # http://127.0.0.1:8501
     python run_dashboard.py --port 8600 --checkpoint runs/my-run
 
-The server listens on 127.0.0.1 unless ``--host`` sets another address, keeps Streamlit's XSRF
-protection on and sends no usage statistics. When the dataset file is missing but the
-raw MOSI folder is there, the dataset is built first (8 s on 2 cores) with a progress bar.
-Anything still missing is shown in the app with the command that fixes it.
+The server listens on 127.0.0.1 unless ``--host`` sets another address, keeps
+Streamlit's XSRF protection on and sends no usage statistics. When the dataset file is
+missing but the raw MOSI folder is there, the dataset is built first (8 s on 2 cores)
+with a progress bar. Anything still missing is shown in the app with the command that
+fixes it.
 """
 
 from __future__ import annotations

@@ -331,7 +331,8 @@ class DashboardBackend:
             self._overview[split] = frame
         return self._overview[split]
 
-    def overview(self, split: str = OVERVIEW_SPLIT, progress: Progress | None = None) -> pd.DataFrame:
+    def overview(self, split: str = OVERVIEW_SPLIT,
+                 progress: Progress | None = None) -> pd.DataFrame:
         """Return the overview table of ``split``, computing and caching it on a miss.
 
         Columns: id, split, label, prediction, error, gate_L<k> per fused layer,

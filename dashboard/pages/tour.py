@@ -33,7 +33,8 @@ if not steps:
 
 
 def move(delta: int, count: int) -> None:
-    st.session_state["tour_step"] = max(0, min(count - 1, st.session_state.get("tour_step", 0) + delta))
+    position = st.session_state.get("tour_step", 0) + delta
+    st.session_state["tour_step"] = max(0, min(count - 1, position))
 
 
 position = min(st.session_state.get("tour_step", 0), len(steps) - 1)

@@ -79,7 +79,8 @@ class FakeExplainer:
             shapley[modality] = 0.0
         edited = replace(edited, gate_tokens=gates, shapley=shapley,
                          settings={"text": text, "force_gates": force_gates})
-        return FakeWhatIf(original, edited, {"prediction": {"change": edited.prediction - original.prediction}})
+        change = edited.prediction - original.prediction
+        return FakeWhatIf(original, edited, {"prediction": {"change": change}})
 
     def predict_overview(self, split, progress=None):
         self.calls.append(("predict_overview", split))
@@ -100,7 +101,8 @@ def make_fake_dataset(video_path: Path | None = None) -> tuple[FakeData, object]
     overview = make_overview_frame(40)
     utterances = []
     for i, row in overview.iterrows():
-        text = HOSTILE_TEXT if i == 3 else f"utterance {i} says the film was {'good' if row.label > 0 else 'bad'}"
+        verdict = "good" if row.label > 0 else "bad"
+        text = HOSTILE_TEXT if i == 3 else f"utterance {i} says the film was {verdict}"
         n_frames = 5 if row.has_visual else 0
         utterances.append(Utterance(id=row.id, video_id=row.id.split("_")[0], segment=i % 10 + 1,
                                     start=0.0, end=3.0, text=text, label=float(row.label),
