@@ -31,6 +31,8 @@ def register(subparsers) -> None:
                          help="integrated-gradients steps (default: %(default)s)")
     explain.add_argument("--out", default=None,
                          help="also save the record as OUT.json and OUT.npz")
+    explain.add_argument("--threads", type=int, default=None,
+                         help="torch intra-op threads (default: torch's choice, one per core)")
     explain.set_defaults(func=run_explain)
 
     precompute = subparsers.add_parser(
@@ -52,6 +54,9 @@ def register(subparsers) -> None:
                             help="built dataset file (default: ~/.cache/pgfnet/mosi.pgfdata)")
     precompute.add_argument("--n-steps", type=int, default=32,
                             help="integrated-gradients steps (default: %(default)s)")
+    precompute.add_argument("--threads", type=int, default=None,
+                            help="torch intra-op threads (default: torch's choice, one per core); "
+                                 "1 is faster when other processes share the cores")
     precompute.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     precompute.set_defaults(func=run_precompute)
 
@@ -90,12 +95,23 @@ def format_text(record) -> str:
     return "\n".join(lines)
 
 
+def _set_threads(threads: int | None) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"invalid --threads {threads}: use 1 or more")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def run_explain(args: argparse.Namespace) -> int:
     """Explain one utterance and print it."""
     from pgfnet.explain.engine import Explainer
     from pgfnet.paths import validate_utterance_id
 
     validate_utterance_id(args.utterance_id)
+    _set_threads(args.threads)
     explainer = Explainer.from_checkpoint(args.checkpoint, args.data, n_steps=args.n_steps)
     record = explainer.explain(args.utterance_id)
     if args.out:
@@ -115,6 +131,7 @@ def run_precompute(args: argparse.Namespace) -> int:
     from pgfnet.explain.cache import ExplanationCache, default_cache_root
     from pgfnet.explain.engine import Explainer
 
+    _set_threads(args.threads)
     explainer = Explainer.from_checkpoint(args.checkpoint, args.data, n_steps=args.n_steps)
     root = args.out if args.out is not None else default_cache_root()
     cache = ExplanationCache(root, explainer.model_id, explainer.dataset_sha256)

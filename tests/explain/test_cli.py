@@ -93,7 +93,7 @@ def test_precompute_resumes_after_kill(checkpoint, tiny_data, tmp_path):
     # Many integration steps make each entry slow enough to kill the run part way.
     command = [sys.executable, "-m", "pgfnet.cli", "precompute", "--checkpoint", str(checkpoint),
                "--data", str(tiny_data.path), "--split", "test", "--out", str(tmp_path),
-               "--n-steps", "500", "--no-progress"]
+               "--n-steps", "500", "--threads", "1", "--no-progress"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cache = ExplanationCache(tmp_path, checkpoint_id(checkpoint), tiny_data.sha256)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -111,3 +111,10 @@ def test_precompute_resumes_after_kill(checkpoint, tiny_data, tmp_path):
     for utterance_id in cache.ids():
         assert cache.get(utterance_id) is not None
     assert len(cache.ids()) == 5
+
+
+def test_explain_invalid_threads(checkpoint, tiny_data, capsys):
+    code = main(["explain", "--checkpoint", str(checkpoint), "--data", str(tiny_data.path),
+                 "--id", PLAIN_ID, "--threads", "0"])
+    assert code == 2
+    assert "invalid --threads 0" in capsys.readouterr().err
