@@ -282,3 +282,19 @@ def test_text_only_has_no_fusion(inputs, make_inputs):
     assert output.gates == []
     assert model.parameter_breakdown()["nonverbal_projections"] == 0
     torch.testing.assert_close(output.prediction, changed.prediction, rtol=0, atol=0)
+
+
+def test_concurrent_calls_match_serial(tiny_model, make_inputs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    input_sets = [make_inputs(seed=seed) for seed in range(4)]
+    options = [{}, {"force_gates": {0: 1.0}}, {"drop_modalities": ("visual",)}, {}]
+    serial = [tiny_model(**inputs, **kwargs).prediction for inputs, kwargs in zip(input_sets, options)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(lambda i=i, k=k: tiny_model(**i, **k).prediction)
+                   for i, k in zip(input_sets, options)]
+        parallel = [future.result() for future in futures]
+
+    for expected, got in zip(serial, parallel):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
