@@ -1,4 +1,4 @@
-"""What the dashboard pages read: records, tables and files, behind one object.
+"""The data source of the dashboard pages: records, tables and files behind one object.
 
 :class:`DashboardBackend` wraps a loaded dataset, an explanation cache on disk and an
 explainer that is loaded only when a record is not cached yet. Pages call its methods
@@ -460,8 +460,8 @@ def tour_steps(frame: pd.DataFrame) -> list[TourStep]:
     Stops: a clearly positive and a clearly negative utterance the model gets right,
     the largest miss, the strongest reliance on the visual stream, a conflict between
     modalities, and the lowest mean gate (the most nonverbal mixing). A stop whose
-    condition no row meets is left out. Each caption says why the utterance was chosen
-    and states its numbers from the table.
+    condition no row meets is left out. Each caption gives the reason for the choice
+    and the utterance's numbers from the table.
     """
     frame = frame.reset_index(drop=True)
     gates = frame[[c for c in frame.columns if c.startswith("gate_L")]].mean(axis=1)

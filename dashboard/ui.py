@@ -132,8 +132,8 @@ def utterance_picker(backend: DashboardBackend, key: str) -> str | None:
     current = selected_utterance()
     if current not in options:
         current = options[0]
-    # Seed the widget from the session's selection (set by a click on another page or
-    # by the URL); the widget's own changes reach the selection through on_change.
+    # Seed the widget from the session's selection, which a click on another page or the
+    # URL may have set. The widget's own changes reach the selection through on_change.
     st.session_state[select_key] = current
     labels = catalog.set_index("id")["text"]
     with st.sidebar:

@@ -62,8 +62,8 @@ st.subheader("Training curves")
 if card.history is not None and not card.history.empty:
     available = charts.curve_columns(card.history)
     default = [c for c in ("train_loss", "valid_MAE") if c in available] or available[:2]
-    shown = st.multiselect("Curves", available, default=default, key="card_curves")
-    ui.show_figure(charts.training_curves(card.history, shown), "training_curves",
+    selected = st.multiselect("Curves", available, default=default, key="card_curves")
+    ui.show_figure(charts.training_curves(card.history, selected), "training_curves",
                    key="card_history")
     ui.download_csv(card.history, "history")
 else:

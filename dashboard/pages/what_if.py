@@ -40,7 +40,12 @@ with st.form("whatif_form"):
     submitted = st.form_submit_button("Run what-if")
 
 if submitted:
-    edited_text = "" if remove_text else (None if text == original.text else text)
+    if remove_text:
+        edited_text = ""
+    elif text == original.text:
+        edited_text = None
+    else:
+        edited_text = text
     with st.status("Running the model on the edited input...") as status:
         try:
             result = backend.what_if(utterance_id, text=edited_text,
