@@ -2,8 +2,8 @@
 
 Starts ``run_dashboard.py`` on a free port of 127.0.0.1 with an empty explanation cache,
 so every page computes its explanation live. Then N Chromium sessions (selenium,
-``/usr/bin/chromium``) open their page at the same moment: most open the Explorer on
-different utterances, the last ``--what-if`` sessions open What-if on their own
+``/usr/bin/chromium``) open their page at the same moment. Most open the Explorer on
+different utterances. The last ``--what-if`` sessions open What-if on their own
 utterance and force the gate of a different fused layer to 1.0. Each session reads the
 numbers its page shows (the "Prediction" metrics and the data of the prediction,
 Shapley, gate and attribution charts) and compares them with the same charts built
@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -64,6 +65,7 @@ WHAT_IF_CHARTS = ("whatif_prediction", "whatif_gate_maps", "whatif_shapley")
 READ_CHARTS_JS = """
 const plain = (v) => {
   if (v === undefined || v === null) return null;
+  if (v._inputArray !== undefined) return plain(v._inputArray);
   if (ArrayBuffer.isView(v)) return Array.from(v);
   if (Array.isArray(v)) return v.map(plain);
   return v;
@@ -80,7 +82,7 @@ return out;
 
 @dataclass
 class SessionPlan:
-    """What one browser session does."""
+    """The page, utterance and forced gate of one browser session."""
 
     index: int
     page: str  # "explorer" or "what-if"
@@ -90,7 +92,7 @@ class SessionPlan:
 
 @dataclass
 class SessionResult:
-    """What one session measured and read from its page."""
+    """The latency, metrics and chart data one session read from its page."""
 
     plan: SessionPlan
     latency_s: float | None = None
@@ -151,23 +153,23 @@ def prepare_dataset(args: argparse.Namespace, workdir: Path) -> Path:
     return path
 
 
-def plan_sessions(data_path: Path, checkpoint: Path, sessions: int, what_if: int,
-                  split: str) -> tuple[list[SessionPlan], str]:
-    """Assign each session a different utterance of ``split``; return plans and a warm-up id."""
-    from pgfnet.data.format import MosiData
-    from pgfnet.model.config import PGFNetConfig
+def plan_sessions(explainer, sessions: int, what_if: int, split: str
+                  ) -> tuple[list[SessionPlan], str]:
+    """Assign each session a different utterance of ``split``; return plans and a warm-up id.
 
-    data = MosiData.load(data_path)
+    What-if session k forces the gate of fused layer number k (cycling) to 1.0.
+    """
+    data = explainer.data
     ids = [data.utterances[i].id for i in data.split_indices(split)
            if data.utterances[i].text.strip()]
     if len(ids) < sessions + 1:
         raise SystemExit(f"error: split {split!r} has {len(ids)} utterances with text; "
                          f"{sessions + 1} are needed")
-    layers = PGFNetConfig.load(checkpoint / "config.json").fusion_layers
+    layers = sorted(explainer.fused_layers)
     plans = []
     for index in range(sessions):
         if index >= sessions - what_if and layers:
-            layer = sorted(layers)[(index - (sessions - what_if)) % len(layers)]
+            layer = layers[(index - (sessions - what_if)) % len(layers)]
             plans.append(SessionPlan(index, "what-if", ids[index + 1], layer))
         else:
             plans.append(SessionPlan(index, "explorer", ids[index + 1]))
@@ -247,7 +249,13 @@ class MemorySampler(threading.Thread):
 
 
 def server_defaults(url: str, pid: int) -> dict[str, Any]:
-    """Return the server's listening addresses and whether it sets an XSRF cookie."""
+    """Return the server's listening addresses and its responses to XSRF probes.
+
+    Streamlit sets the ``_streamlit_xsrf`` cookie on the health endpoint only when XSRF
+    protection is on, and then rejects an upload without the matching token with 403.
+    """
+    import urllib.error
+
     import psutil
 
     addresses = set()
@@ -257,10 +265,18 @@ def server_defaults(url: str, pid: int) -> dict[str, Any]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         addresses.update(c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN)
-    with urllib.request.urlopen(url + "/", timeout=10) as response:
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
         cookies = response.headers.get_all("Set-Cookie") or []
+    probe = urllib.request.Request(f"{url}/_stcore/upload_file/no-session/no-file",
+                                   data=b"x", method="PUT")
+    try:
+        with urllib.request.urlopen(probe, timeout=10) as response:
+            upload_status = response.status
+    except urllib.error.HTTPError as error:
+        upload_status = error.code
     return {"listen_addresses": sorted(addresses),
-            "xsrf_cookie": any(c.startswith("_streamlit_xsrf=") for c in cookies)}
+            "xsrf_cookie": any(c.startswith("_streamlit_xsrf=") for c in cookies),
+            "upload_without_token_status": upload_status}
 
 
 def scan_log(path: Path) -> list[str]:
@@ -289,18 +305,36 @@ def new_driver(profile: Path, page_timeout: float):
     return driver
 
 
+def wait_until(driver, condition, timeout: float):
+    """Poll ``condition(driver)`` until it is truthy; a stale element counts as not yet.
+
+    Streamlit replaces page elements on every rerun, so an element found in one poll
+    can be gone in the next.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.25,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+
+
 def wait_idle(driver, timeout: float) -> None:
     """Wait until Streamlit shows no running-script indicator."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     time.sleep(0.5)
-    WebDriverWait(driver, timeout, poll_frequency=0.25).until(
-        lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'))
+    wait_until(driver, lambda d: not d.find_elements(
+        By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'), timeout)
 
 
 def read_charts(driver, keys: tuple[str, ...]) -> dict[str, Any]:
     return driver.execute_script(READ_CHARTS_JS, list(keys))
+
+
+def dialog_texts(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [d.text for d in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDialog"]')]
 
 
 def read_metrics(driver) -> dict[str, str]:
@@ -320,46 +354,67 @@ def charts_ready(driver, keys: tuple[str, ...]) -> bool:
     return all(charts.get(key) for key in keys)
 
 
-def click_text(driver, selector: str, text: str, timeout: float) -> None:
-    """Click the first element matching ``selector`` whose visible text is ``text``."""
+def click_text(driver, selector: str, text: str, timeout: float,
+               normalize=lambda text: text) -> None:
+    """Click the first element matching ``selector`` whose visible text is ``text``.
+
+    ``normalize`` is applied to the element's stripped text before comparing.
+    """
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        StaleElementReferenceException,
+    )
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     def find(d):
         for element in d.find_elements(By.CSS_SELECTOR, selector):
-            if element.text.strip() == text and element.is_displayed():
+            if normalize(element.text.strip()) == text and element.is_displayed():
                 return element
         return False
 
-    element = WebDriverWait(driver, timeout, poll_frequency=0.25).until(find)
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    element.click()
+    # A rerun can replace the element between finding and clicking it; try again then.
+    for attempt in range(10):
+        element = wait_until(driver, find, timeout)
+        try:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+            element.click()
+            return
+        except (StaleElementReferenceException, ElementClickInterceptedException):
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
 
 
 def run_session(driver, url: str, plan: SessionPlan, timeout: float) -> SessionResult:
     """Open the planned page, wait for its explanation, read what it shows."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     result = SessionResult(plan)
     start = time.monotonic()
-    driver.get(f"{url}/{plan.page}?id={plan.utterance_id}")
-    if plan.page == "explorer":
-        keys = EXPLORER_CHARTS
-        WebDriverWait(driver, timeout, poll_frequency=0.25).until(
-            lambda d: plan.utterance_id in [h.text for h in d.find_elements(By.CSS_SELECTOR, "h3")]
-            and charts_ready(d, keys))
-    else:
-        keys = WHAT_IF_CHARTS
-        WebDriverWait(driver, timeout, poll_frequency=0.25).until(
-            lambda d: plan.utterance_id in [h.text for h in d.find_elements(By.CSS_SELECTOR, "h3")])
-        click_text(driver, '[data-testid="stCheckbox"] label', f"Layer {plan.force_layer}", timeout)
+    # Both pages are reached through the Explorer's ?id= link; the What-if session then
+    # follows the sidebar link. The deep link /what-if?id=... shows Streamlit's "Page not
+    # found" dialog with Streamlit 1.67: a deep link that matches a file in
+    # dashboard/pages/ runs that file directly (Streamlit's folder-based navigation),
+    # and the sidebar then names the page "what if" instead of "What-if".
+    driver.get(f"{url}/explorer?id={plan.utterance_id}")
+    keys = EXPLORER_CHARTS if plan.page == "explorer" else WHAT_IF_CHARTS
+    wait_until(driver, lambda d: plan.utterance_id in [
+        h.text for h in d.find_elements(By.CSS_SELECTOR, "h3")] and charts_ready(d, EXPLORER_CHARTS),
+        timeout)
+    if plan.page == "what-if":
         wait_idle(driver, timeout)
+        click_text(driver, '[data-testid="stSidebarNavLink"]', "what if", timeout,
+                   normalize=lambda text: text.lower().replace("-", " "))
+        wait_until(driver, lambda d: any(b.text.strip() == "Run what-if"
+                                         for b in d.find_elements(By.CSS_SELECTOR, "button")),
+                   timeout)
+        wait_idle(driver, timeout)
+        click_text(driver, '[data-testid="stCheckbox"] label', f"Layer {plan.force_layer}", timeout)
         click_text(driver, "button", "Run what-if", timeout)
-        WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda d: charts_ready(d, keys))
+        wait_until(driver, lambda d: charts_ready(d, keys), timeout)
     wait_idle(driver, timeout)
     result.latency_s = time.monotonic() - start
-    result.metrics = read_metrics(driver)
+    result.metrics = wait_until(driver, read_metrics, timeout)
     result.charts = read_charts(driver, keys)
     result.page_exceptions = [e.text for e in driver.find_elements(
         By.CSS_SELECTOR, '[data-testid="stException"]')]
@@ -369,13 +424,10 @@ def run_session(driver, url: str, plan: SessionPlan, timeout: float) -> SessionR
 # -- the in-process reference -----------------------------------------------------------------
 
 
-def reference_charts(checkpoint: Path, data: Path, plans: list[SessionPlan]
-                     ) -> dict[int, dict[str, Any]]:
+def reference_charts(explainer, plans: list[SessionPlan]) -> dict[int, dict[str, Any]]:
     """Build each session's charts in-process from the engine: {session: {key: traces}}."""
     from dashboard import charts
-    from pgfnet.explain.engine import Explainer
 
-    explainer = Explainer.from_checkpoint(checkpoint, dataset_path=data)
     expected = {}
     for plan in plans:
         if plan.page == "explorer":
@@ -462,7 +514,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="pgfnet-concurrency-"))
     checkpoint, description = prepare_checkpoint(args, workdir)
     data = prepare_dataset(args, workdir)
-    plans, warmup_id = plan_sessions(data, checkpoint, args.sessions, args.what_if, args.split)
+    from pgfnet.explain.engine import Explainer
+
+    # The reference explainer loads the same checkpoint the server serves; it computes
+    # only after the sessions, so it takes no CPU time from them.
+    explainer = Explainer.from_checkpoint(checkpoint, dataset_path=data)
+    plans, warmup_id = plan_sessions(explainer, args.sessions, args.what_if, args.split)
     log_path = workdir / "server.log"
     report: dict[str, Any] = {"checkpoint": description, "dataset": str(data),
                               "sessions": len(plans), "server_log": str(log_path)}
@@ -497,7 +554,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results[plan.index] = run_session(drivers[plan.index], url, plan,
                                                   args.page_timeout)
             except Exception as error:  # noqa: BLE001 - recorded and reported as FAIL
-                results[plan.index] = SessionResult(plan, error=f"{type(error).__name__}: {error}")
+                results[plan.index] = SessionResult(
+                    plan, error=f"{type(error).__name__}: {str(error)[:300]}; dialogs on the "
+                                f"page: {dialog_texts(drivers[plan.index])}")
+                drivers[plan.index].save_screenshot(str(workdir / f"session-{plan.index}.png"))
 
         print(f"running {len(plans)} sessions at once", flush=True)
         started = time.monotonic()
@@ -520,12 +580,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             kill_tree(server.pid)
 
+    for index in range(len(plans) + 1):
+        shutil.rmtree(workdir / f"profile-{index}", ignore_errors=True)
     report["peak_rss_gib"] = sampler.peak_bytes / 2**30
     report["rss_samples"] = len(sampler.samples)
     report["log_errors"] = scan_log(log_path)
 
     print("computing the in-process reference", flush=True)
-    expected = reference_charts(checkpoint, data, plans)
+    expected = reference_charts(explainer, plans)
     sessions = []
     for plan in plans:
         result = results.get(plan.index) or SessionResult(plan, error="no result")
@@ -539,6 +601,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "metrics": result.metrics, "expected_metrics": reference["metrics"],
             "metrics_match": metrics_match, "max_chart_difference": difference,
             "page_exceptions": result.page_exceptions, "error": result.error,
+            "shown_charts": result.charts, "expected_charts": reference["charts"],
         })
     report["session_results"] = sessions
     latencies = [s["latency_s"] for s in sessions if s["latency_s"] is not None]
@@ -552,7 +615,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "no exception on any page": not any(s["page_exceptions"] for s in sessions),
         "no exception or error in the server log": not report["log_errors"],
         "server listens on 127.0.0.1 only": report["server_defaults"]["listen_addresses"] == [HOST],
-        "XSRF protection on (cookie set)": report["server_defaults"]["xsrf_cookie"],
+        "XSRF protection on (cookie set, tokenless upload gets 403)": (
+            report["server_defaults"]["xsrf_cookie"]
+            and report["server_defaults"]["upload_without_token_status"] == 403),
         f"peak RSS under {args.max_rss_gib} GiB": report["peak_rss_gib"] < args.max_rss_gib,
     }
     report["passed"] = all(report["checks"].values())
