@@ -35,7 +35,7 @@ HOSTILE_TEXT_ID = "vidB_1"
 
 
 def build_contents(media_dir: Path) -> DatasetContents:
-    """The eight synthetic utterances; vidC's video file is garbage, vidC_2's is empty."""
+    """Return the eight synthetic utterances. vidC_1's video is garbage, vidC_2's is empty."""
     rng = np.random.default_rng(0)
     corrupt = media_dir / "corrupt.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + rng.bytes(30_000))

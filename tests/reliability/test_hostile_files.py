@@ -1,8 +1,8 @@
 """Hostile or damaged files: pickled checkpoints, NaN in dataset files, escaping ids.
 
-Checkpoints must load from ``model.safetensors`` and ``config.json`` only; a pickle
+Checkpoints must load from ``model.safetensors`` and ``config.json`` only. A pickle
 beside them (``pytorch_model.bin``, ``adapter_model.bin``) is never opened, and a
-backbone folder that holds only a pickle is rejected. A dataset file whose arrays
+backbone folder that contains only a pickle is rejected. A dataset file whose arrays
 contain NaN or inf is rejected when loaded instead of reaching the model.
 """
 
@@ -107,8 +107,8 @@ def test_explainer_ignores_pickles(tmp_path, marker, no_unpickling, tiny_dataset
 
 
 def test_backbone_folder_with_only_pickle_rejected(tmp_path, marker):
-    # A config may name a local backbone folder; one that holds weights only as a
-    # pickle must not be loaded, even though torch could read it.
+    # A config may name a local backbone folder. One that contains its weights only as
+    # a pickle must not be loaded, even though torch could read it.
     backbone_dir = tmp_path / "backbone"
     backbone = build_tiny_backbone(seed=0)
     backbone.config.save_pretrained(backbone_dir)
@@ -235,7 +235,7 @@ def test_explorer_url_with_hostile_id(live_backend):
 
 
 def test_manifest_json_is_plain(tmp_path):
-    # The cache manifest is JSON; a cache folder never contains a pickle to load.
+    # The cache manifest is plain JSON that names the model and dataset it belongs to.
     from pgfnet.explain.cache import ExplanationCache
 
     cache = ExplanationCache(tmp_path / "cache", "m" * 64, "d" * 64)
