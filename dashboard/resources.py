@@ -20,7 +20,14 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.backend import DashboardBackend
-from pgfnet.paths import cache_dir, default_checkpoint, default_dataset_path, default_source
+from pgfnet.paths import (
+    DEFAULT_CHECKPOINT,
+    REPO_ROOT,
+    cache_dir,
+    default_checkpoint,
+    default_dataset_path,
+    default_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +64,16 @@ def missing_inputs(config: Settings) -> list[MissingInput]:
     problems = []
     absent = [name for name in CHECKPOINT_FILES if not (config.checkpoint / name).is_file()]
     if absent:
+        if config.checkpoint.resolve() == DEFAULT_CHECKPOINT.resolve():
+            # The shipped checkpoint is tracked by git, so a checkout restores it.
+            command = f"git -C {shlex.quote(str(REPO_ROOT))} checkout HEAD -- assets/checkpoint"
+        else:
+            train_config = shlex.quote(str(REPO_ROOT / "configs" / "default.json"))
+            command = (f"pgfnet train --config {train_config} "
+                       f"--out {shlex.quote(str(config.checkpoint))}")
         problems.append(MissingInput(
             what=f"checkpoint folder {config.checkpoint} lacks {', '.join(absent)}",
-            command=f"pgfnet train --out {shlex.quote(str(config.checkpoint))}",
+            command=command,
         ))
     if not config.dataset.is_file():
         if config.source is not None and config.source.is_dir():

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from apptest_helpers import chart_keys, figure, start, texts
 from dashboard import resources
 from dashboard.backend import most_similar_gates, tour_steps
-from fakes import APP
+from fakes import APP, REPO_ROOT
 
 
 def test_compare_overlays_chosen(fake_backend):
@@ -136,7 +136,8 @@ def test_missing_inputs_show_command(tmp_path, monkeypatch):
     assert not at.exception
     assert "inputs missing" in at.title[0].value
     commands = [c.value for c in at.code]
-    assert f"pgfnet train --out {tmp_path / 'no_checkpoint'}" in commands
+    config = REPO_ROOT / "configs" / "default.json"
+    assert f"pgfnet train --config {config} --out {tmp_path / 'no_checkpoint'}" in commands
     assert "python run_dashboard.py --source /path/to/mosi" in commands
     assert not at.get("plotly_chart")
 
@@ -155,3 +156,11 @@ def test_tour_captions_state_numbers(fake_backend):
         row = frame.set_index("id").loc[step.id]
         assert f"Model {row['prediction']:+.2f}" in step.caption
         assert f"annotators {row['label']:+.2f}" in step.caption
+
+
+def test_missing_shipped_checkpoint_restores_from_git(tmp_path, monkeypatch):
+    monkeypatch.setattr(resources, "DEFAULT_CHECKPOINT", tmp_path / "assets" / "checkpoint")
+    config = resources.Settings(checkpoint=tmp_path / "assets" / "checkpoint",
+                                dataset=tmp_path / "d.pgfdata", source=None)
+    commands = [p.command for p in resources.missing_inputs(config)]
+    assert commands[0] == f"git -C {REPO_ROOT} checkout HEAD -- assets/checkpoint"
