@@ -300,6 +300,12 @@ def new_driver(profile: Path, page_timeout: float):
                  f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # Selenium waits 120 s for chromedriver to answer one command by default, which a
+    # heavily loaded 2-core machine exceeded with 9 browsers (seen with selenium 4.51).
+    # client_config is selenium's private connection setting, so it is set only if present.
+    client_config = getattr(driver.command_executor, "_client_config", None)
+    if client_config is not None:
+        client_config.timeout = page_timeout
     driver.set_page_load_timeout(page_timeout)
     driver.set_script_timeout(60)
     return driver
