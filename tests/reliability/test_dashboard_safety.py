@@ -12,7 +12,7 @@ import json
 import re
 
 import pytest
-from conftest import CORRUPT_VIDEO_ID, EMPTY_VIDEO_ID, HOSTILE_MARKUP, HOSTILE_TEXT_ID
+from reliability_corpus import CORRUPT_VIDEO_ID, EMPTY_VIDEO_ID, HOSTILE_MARKUP, HOSTILE_TEXT_ID
 from streamlit.testing.v1 import AppTest
 
 from pgfnet.paths import REPO_ROOT
