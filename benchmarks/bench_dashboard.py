@@ -86,7 +86,7 @@ def time_explorer(checkpoint: Path, dataset: Path, cached_ids: list[str],
     backend = resources.create_backend(checkpoint, dataset)
     resources.backend = lambda: backend
     at = AppTest.from_file(str(REPO_ROOT / "dashboard" / "app.py"), default_timeout=600).run()
-    at.switch_page("pages/explorer.py").run()
+    at.switch_page("views/explorer.py").run()
 
     results = {}
     for name, ids in (("explorer_switch_cached", cached_ids), ("explorer_switch_live", live_ids)):

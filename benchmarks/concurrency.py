@@ -398,10 +398,7 @@ def run_session(driver, url: str, plan: SessionPlan, timeout: float) -> SessionR
     result = SessionResult(plan)
     start = time.monotonic()
     # Both pages are reached through the Explorer's ?id= link; the What-if session then
-    # follows the sidebar link. The deep link /what-if?id=... shows Streamlit's "Page not
-    # found" dialog with Streamlit 1.67: a deep link that matches a file in
-    # dashboard/pages/ runs that file directly (Streamlit's folder-based navigation),
-    # and the sidebar then names the page "what if" instead of "What-if".
+    # follows the sidebar link, as a user would.
     driver.get(f"{url}/explorer?id={plan.utterance_id}")
     keys = EXPLORER_CHARTS if plan.page == "explorer" else WHAT_IF_CHARTS
     wait_until(driver, lambda d: plan.utterance_id in [

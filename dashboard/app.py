@@ -17,12 +17,12 @@ logger = logging.getLogger(__name__)
 # Pages carry no icons: Streamlit turns a page's Material or emoji icon into a favicon
 # fetched from a CDN, and the dashboard must work without network access.
 PAGES = (
-    ("pages/overview.py", "Overview", "overview"),
-    ("pages/explorer.py", "Explorer", "explorer"),
-    ("pages/compare.py", "Compare", "compare"),
-    ("pages/what_if.py", "What-if", "what-if"),
-    ("pages/tour.py", "Demo tour", "tour"),
-    ("pages/model_card.py", "Model card", "model-card"),
+    ("views/overview.py", "Overview", "overview"),
+    ("views/explorer.py", "Explorer", "explorer"),
+    ("views/compare.py", "Compare", "compare"),
+    ("views/what_if.py", "What-if", "what-if"),
+    ("views/tour.py", "Demo tour", "tour"),
+    ("views/model_card.py", "Model card", "model-card"),
 )
 
 

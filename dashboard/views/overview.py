@@ -40,7 +40,7 @@ with left:
     chosen = ui.clicked_utterance(event, frame["id"].tolist())
     if chosen is not None:
         ui.select_utterance(chosen)
-        st.switch_page("pages/explorer.py")
+        st.switch_page("views/explorer.py")
 with right:
     ui.show_figure(charts.error_histogram(frame), "error_histogram")
 

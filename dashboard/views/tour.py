@@ -65,4 +65,4 @@ with right:
     ui.show_figure(charts.gate_heatmap(record), "tour_gates", key="tour_gates")
 if st.button("Open in the Explorer", key="tour_open"):
     ui.select_utterance(step.id)
-    st.switch_page("pages/explorer.py")
+    st.switch_page("views/explorer.py")

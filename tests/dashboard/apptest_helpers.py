@@ -12,7 +12,7 @@ from fakes import APP
 
 
 def start(page: str | None = None, timeout: float = 60) -> AppTest:
-    """Run the app once, then switch to ``page`` (e.g. "pages/explorer.py") and run it."""
+    """Run the app once, then switch to ``page`` (e.g. "views/explorer.py") and run it."""
     at = AppTest.from_file(APP, default_timeout=timeout).run()
     assert not at.exception, at.exception
     if page is not None:

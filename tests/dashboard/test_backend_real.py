@@ -81,7 +81,7 @@ def test_eight_sessions_get_single_session_results(real_backend, real_dataset, t
 
 
 def test_explorer_on_real_backend(real_backend):
-    at = start("pages/explorer.py")
+    at = start("views/explorer.py")
     at.multiselect(key="explorer_splits").set_value(["train"]).run()
     at.checkbox(key="explorer_video").check().run()
     utterance_id = at.selectbox(key="explorer_select").value
@@ -96,7 +96,7 @@ def test_explorer_on_real_backend(real_backend):
 
 
 def test_what_if_on_real_backend(real_backend):
-    at = start("pages/what_if.py")
+    at = start("views/what_if.py")
     utterance_id = at.selectbox(key="whatif_select").value
     original = real_backend.explanation(utterance_id)
     layer = original.fused_layers[0]

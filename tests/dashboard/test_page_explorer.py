@@ -10,7 +10,7 @@ from fakes import HOSTILE_TEXT
 
 
 def explorer(backend, utterance_id=None):
-    at = start("pages/explorer.py")
+    at = start("views/explorer.py")
     if utterance_id is not None:
         at.selectbox(key="explorer_select").set_value(utterance_id).run()
         assert not at.exception, at.exception
@@ -80,7 +80,7 @@ def test_explorer_filters_narrow_choices(fake_backend):
 
 def test_explorer_error_filter_uses_overview(fake_backend):
     start()  # the Overview computes the test table first
-    at = start("pages/explorer.py")
+    at = start("views/explorer.py")
     at.slider(key="explorer_error").set_value(1.0).run()
     errors = fake_backend.cached_overview("test").set_index("id")["error"].abs()
     options = [o.split(":")[0] for o in at.selectbox(key="explorer_select").options]
@@ -107,7 +107,7 @@ def test_explorer_no_frames_skips_visual(fake_backend):
 
 
 def test_explorer_plays_real_clip(video_backend):
-    at = start("pages/explorer.py")
+    at = start("views/explorer.py")
     at.multiselect(key="explorer_splits").set_value(["train"]).run()
     at.selectbox(key="explorer_select").set_value("train_1").run()
     assert not at.exception
@@ -120,7 +120,7 @@ def test_explorer_plays_real_clip(video_backend):
 
 
 def test_explorer_truncated_video_warns(truncated_video_backend):
-    at = start("pages/explorer.py")
+    at = start("views/explorer.py")
     at.multiselect(key="explorer_splits").set_value(["train"]).run()
     at.selectbox(key="explorer_select").set_value("train_1").run()
     assert not at.exception

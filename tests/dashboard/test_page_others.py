@@ -14,7 +14,7 @@ from fakes import APP, REPO_ROOT
 
 def test_compare_overlays_chosen(fake_backend):
     start()  # computes the overview table the similarity list needs
-    at = start("pages/compare.py")
+    at = start("views/compare.py")
     chosen = ["vid00_1", "vid01_2", "vid03_3"]
     at.multiselect(key="compare_ids").set_value(chosen).run()
     assert not at.exception
@@ -40,14 +40,14 @@ def test_compare_overlays_chosen(fake_backend):
 
 
 def test_compare_needs_two(fake_backend):
-    at = start("pages/compare.py")
+    at = start("views/compare.py")
     at.multiselect(key="compare_ids").set_value(["vid00_1"]).run()
     assert any("at least two" in i.value for i in at.info)
     assert not at.get("plotly_chart")
 
 
 def test_what_if_forces_gates_and_edits_text(fake_backend):
-    at = start("pages/what_if.py")
+    at = start("views/what_if.py")
     at.selectbox(key="whatif_select").set_value("vid00_3").run()
     at.text_area(key="whatif_text_vid00_3").input("<i>terrible</i> film")
     at.checkbox(key="whatif_force_4").check()
@@ -69,7 +69,7 @@ def test_what_if_forces_gates_and_edits_text(fake_backend):
 
 
 def test_what_if_drop_text_sends_empty(fake_backend):
-    at = start("pages/what_if.py")
+    at = start("views/what_if.py")
     at.checkbox(key="whatif_drop_text").check()
     at.button[0].click().run()
     assert not at.exception
@@ -77,7 +77,7 @@ def test_what_if_drop_text_sends_empty(fake_backend):
 
 
 def test_tour_next_and_previous(fake_backend):
-    at = start("pages/tour.py")
+    at = start("views/tour.py")
     steps = tour_steps(fake_backend.cached_overview("test"))
     assert len(steps) >= 4
     assert at.header[0].value == steps[0].title
@@ -103,7 +103,7 @@ def test_tour_steps_are_distinct(fake_backend):
 
 
 def test_model_card_reads_checkpoint_files(fake_backend):
-    at = start("pages/model_card.py")
+    at = start("views/model_card.py")
     assert not at.exception
     parameters = figure(at, "card_parameters")["data"][0]
     assert list(parameters["x"]) == [55296, 18000, 1000, 200, 1000, 200, 49409]
@@ -123,7 +123,7 @@ def test_model_card_reads_checkpoint_files(fake_backend):
 
 def test_model_card_lists_missing_files(fake_backend):
     (fake_backend.checkpoint_dir / "history.json").unlink()
-    at = start("pages/model_card.py")
+    at = start("views/model_card.py")
     assert "history.json" in texts(at)
     assert "card_history" not in chart_keys(at)
 

@@ -64,7 +64,7 @@ def chart_keys(at: AppTest) -> list[str]:
 
 
 def test_what_if_markup_shown_as_text(live_backend):
-    at = start("pages/what_if.py")
+    at = start("views/what_if.py")
     at.selectbox(key="whatif_select").set_value("vidA_1").run()
     at.text_area(key="whatif_text_vidA_1").input(HOSTILE_MARKUP)
     at.button[0].click().run()
@@ -80,7 +80,7 @@ def test_what_if_markup_shown_as_text(live_backend):
 
 
 def test_explorer_markup_transcript_as_text(live_backend):
-    at = start("pages/explorer.py")
+    at = start("views/explorer.py")
     at.selectbox(key="explorer_select").set_value(HOSTILE_TEXT_ID).run()
 
     assert not at.exception, at.exception
@@ -110,7 +110,7 @@ def test_long_transcript_truncated_with_note(live_backend):
 def test_long_transcript_page_truncates_input(live_backend):
     # The What-if text area accepts at most 2,000 characters, so the page itself never
     # sends a 100,000-character transcript.
-    at = start("pages/what_if.py")
+    at = start("views/what_if.py")
     at.selectbox(key="whatif_select").set_value("vidA_1").run()
     area = at.text_area(key="whatif_text_vidA_1")
 
@@ -119,7 +119,7 @@ def test_long_transcript_page_truncates_input(live_backend):
 
 @pytest.mark.parametrize("utterance_id", [CORRUPT_VIDEO_ID, EMPTY_VIDEO_ID])
 def test_broken_video_keeps_page_working(live_backend, utterance_id):
-    at = start("pages/explorer.py")
+    at = start("views/explorer.py")
     at.selectbox(key="explorer_select").set_value(utterance_id).run()
 
     assert not at.exception, at.exception

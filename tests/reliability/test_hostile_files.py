@@ -226,7 +226,7 @@ def test_explorer_url_with_hostile_id(live_backend):
     at = AppTest.from_file(str(REPO_ROOT / "dashboard" / "app.py"), default_timeout=60)
     at.query_params["id"] = "../../etc/passwd\x00"
     at.run()
-    at.switch_page("pages/explorer.py").run()
+    at.switch_page("views/explorer.py").run()
 
     assert not at.exception, at.exception
     chosen = at.selectbox(key="explorer_select").value
