@@ -42,11 +42,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"built dataset file (default: {default_dataset_path()})")
     parser.add_argument("--source", type=Path, default=default_source(),
                         help="raw MOSI folder to build the dataset from (default: %(default)s)")
+    parser.add_argument("--threads", type=int,
+                        default=int(os.environ.get("PGFNET_TORCH_THREADS", "1")),
+                        help="torch threads for model calls (default: %(default)s; one thread "
+                             "was faster than two on a shared 2-core machine, see "
+                             "docs/EXPLANATIONS.md)")
     parser.add_argument("--no-build", action="store_true",
                         help="never build the dataset; the app reports it as missing instead")
     args = parser.parse_args(argv)
     if args.data is None:
         args.data = default_dataset_path()
+    if args.threads < 1:
+        parser.error(f"invalid --threads {args.threads}: use 1 or more")
     if not 1 <= args.port <= 65535:
         parser.error(f"invalid --port {args.port}: use a TCP port between 1 and 65535")
     return args
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["PGFNET_CHECKPOINT"] = str(args.checkpoint.resolve())
     os.environ["PGFNET_DATASET"] = str(args.data.resolve())
+    os.environ["PGFNET_TORCH_THREADS"] = str(args.threads)
     if args.source is not None:
         os.environ["PGFNET_MOSI_SOURCE"] = str(args.source.resolve())
 

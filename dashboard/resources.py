@@ -88,6 +88,18 @@ def missing_inputs(config: Settings) -> list[MissingInput]:
     return problems
 
 
+def torch_threads() -> int:
+    """Return the torch thread count set by the launcher (``PGFNET_TORCH_THREADS``, default 1)."""
+    value = os.environ.get("PGFNET_TORCH_THREADS", "1")
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"invalid PGFNET_TORCH_THREADS {value!r}: use a whole number of 1 or more")
+    return threads
+
+
 def create_backend(checkpoint: Path, dataset: Path) -> DashboardBackend:
     """Load the dataset and the explanation cache; the model loads on first need."""
     from pgfnet.data.format import MosiData
@@ -100,8 +112,13 @@ def create_backend(checkpoint: Path, dataset: Path) -> DashboardBackend:
     def load_explainer():
         # Imported here: the engine pulls in transformers and Captum, which a launch
         # whose records and overview are all cached never needs.
+        import torch
+
         from pgfnet.explain.engine import Explainer
 
+        # Model calls run one at a time under the backend's lock, so extra intra-op
+        # threads only compete with the server and other sessions for the cores.
+        torch.set_num_threads(torch_threads())
         return Explainer.from_checkpoint(checkpoint, dataset_path=dataset)
 
     return DashboardBackend(data, checkpoint, load_explainer, cache,

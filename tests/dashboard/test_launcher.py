@@ -82,3 +82,20 @@ def test_missing_dataset_is_built(launcher, isolated_env, busy_port, tmp_path, m
     from pgfnet.data.format import MosiData
 
     assert len(MosiData.load(out)) == 2199
+
+
+def test_threads_default_and_invalid(launcher, monkeypatch):
+    monkeypatch.delenv("PGFNET_TORCH_THREADS", raising=False)
+    assert launcher.parse_args([]).threads == 1
+    with pytest.raises(SystemExit):
+        launcher.parse_args(["--threads", "0"])
+
+
+def test_torch_threads_env_checked(monkeypatch):
+    from dashboard import resources
+
+    monkeypatch.setenv("PGFNET_TORCH_THREADS", "2")
+    assert resources.torch_threads() == 2
+    monkeypatch.setenv("PGFNET_TORCH_THREADS", "two")
+    with pytest.raises(ValueError, match="invalid PGFNET_TORCH_THREADS 'two'"):
+        resources.torch_threads()
