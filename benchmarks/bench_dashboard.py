@@ -174,6 +174,9 @@ def main() -> int:
     cache = args.cache or workdir / "cache"
     os.environ["PGFNET_CACHE"] = str(cache)
     checkpoint = tiny_checkpoint(workdir / "tiny") if args.tiny else args.checkpoint
+    # The app checks its inputs at these paths before it asks for the backend.
+    os.environ["PGFNET_DATASET"] = str(dataset)
+    os.environ["PGFNET_CHECKPOINT"] = str(Path(checkpoint).resolve())
 
     import torch
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`). Point stdout at /dev/null so
+        # the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (ValueError, FileNotFoundError, KeyError) as error:
         # Input errors carry a message that names the value and the fix; a traceback
         # would bury it.

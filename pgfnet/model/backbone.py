@@ -8,7 +8,9 @@ that every BERT-family model in ``transformers`` has (``embeddings``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
 
 import torch
 from torch import nn
@@ -46,13 +48,36 @@ def load_backbone(name: str) -> nn.Module:
     try:
         # use_safetensors=True: a folder that holds its weights only as a pickle
         # (pytorch_model.bin) is rejected instead of unpickled.
-        model = AutoModel.from_pretrained(path, add_pooling_layer=False, use_safetensors=True)
+        with quiet_transformers():
+            model = AutoModel.from_pretrained(path, add_pooling_layer=False, use_safetensors=True)
     except OSError as error:
         raise OSError(
             f"backbone {name!r} could not be loaded from {path!r}: give a local model "
             "folder or use 'all-MiniLM-L6-v2', which ships offline"
         ) from error
     return model
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' load report and progress bar while loading a backbone without its pooler.
+
+    The report lists the checkpoint's ``pooler.dense`` weights as UNEXPECTED, which is
+    intended here (``add_pooling_layer=False``) but reads like an error to users.
+    Real load errors still raise.
+    """
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    bar_was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(previous)
+        if bar_was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def base_encoder(backbone: nn.Module) -> nn.Module:
@@ -85,7 +110,12 @@ def add_lora(backbone: nn.Module, config: PGFNetConfig) -> nn.Module:
         bias="none",
     )
     try:
-        return get_peft_model(backbone, lora_config)
+        with warnings.catch_warnings():
+            # peft 0.21 calls transformers' deprecated is_gradient_checkpointing; the
+            # FutureWarning concerns peft, not this code.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
+                                    category=FutureWarning)
+            return get_peft_model(backbone, lora_config)
     except ValueError as error:
         raise ValueError(
             f"LoRA could not be added with target_modules={config.target_modules}: "

@@ -274,9 +274,10 @@ def render(plan_path: str | Path, results_path: str | Path | None = None) -> str
         "the per-layer matrix products).",
         "- Acoustic input: one 73-d utterance-level COVAREP-style vector per utterance "
         "(bc-LSTM release) instead of frame-level COVAREP sequences.",
-        "- Visual input: OpenFace 2 action units, gaze and head pose at the native frame rate. "
-        "They exist for only 36 of the 93 videos (447 train, 60 valid, 335 test utterances "
-        "with frames), so the other utterances attend only to the null and acoustic keys. "
+        "- Visual input: OpenFace 2 action units, gaze and head pose, resampled to 10 frames "
+        "per second. They exist for only 36 of the 93 videos (446 train, 60 valid, 335 test "
+        "utterances with at least one frame, as `pgfnet data card` counts them), so the other "
+        "utterances attend only to the null and acoustic keys. "
         "The paper uses Facet features for every utterance.",
         "- Training budget: at most 10 epochs (early stopping with patience 3) on shared CPU "
         "cores. The learning rates and other values of `configs/default.json` were set before "
