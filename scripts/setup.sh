@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install PGF-Net into it. Sourced by dashboard.sh and
-# test.sh; safe to run again, since pip skips what is already installed.
+# Create .venv (if missing) and install PGF-Net into it. Called by dashboard.sh and
+# test.sh, and safe to run again.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
