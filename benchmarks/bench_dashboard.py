@@ -174,7 +174,7 @@ def main() -> int:
     cache = args.cache or workdir / "cache"
     os.environ["PGFNET_CACHE"] = str(cache)
     checkpoint = tiny_checkpoint(workdir / "tiny") if args.tiny else args.checkpoint
-    # The app checks its inputs at these paths before it asks for the backend.
+    # The app checks its inputs at these paths before it opens the backend.
     os.environ["PGFNET_DATASET"] = str(dataset)
     os.environ["PGFNET_CHECKPOINT"] = str(Path(checkpoint).resolve())
 

@@ -7,6 +7,8 @@ in the ``conftest.py`` of each test folder.
 from __future__ import annotations
 
 import os
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,17 @@ def mosi_source() -> Path:
             "or place it at ../shared/data/mosi"
         )
     return source
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A 256 KiB tmpfs mounted for one test (needs root, as on the CI machine)."""
+    mount_point = tmp_path / f"small-{uuid.uuid4().hex[:8]}"
+    mount_point.mkdir()
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, f"mounting a tmpfs failed (run the tests as root): {result.stderr}"
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)

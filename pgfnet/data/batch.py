@@ -14,7 +14,7 @@ class Batch:
     Shapes use B = batch size, T = word pieces (with [CLS] and [SEP]), A = acoustic
     steps (1 for the utterance-level vector), F = visual frames, D_a = 73 and D_v = 22.
     Features are already normalised with the training-split statistics. A mask entry is
-    True where the position holds real data; an utterance with a missing modality has an
+    True where the position contains real data; an utterance with a missing modality has an
     all-False row for it.
 
     Attributes:

@@ -46,7 +46,7 @@ def load_backbone(name: str) -> nn.Module:
 
     path = resolve_backbone(name)
     try:
-        # use_safetensors=True: a folder that holds its weights only as a pickle
+        # use_safetensors=True: a folder that contains its weights only as a pickle
         # (pytorch_model.bin) is rejected instead of unpickled.
         with quiet_transformers():
             model = AutoModel.from_pretrained(path, add_pooling_layer=False, use_safetensors=True)

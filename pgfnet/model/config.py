@@ -1,8 +1,8 @@
 """PGF-Net configuration: the single source of every model and training hyperparameter.
 
 The config is saved as ``config.json`` beside the weights and read back by
-``PGFNet.from_pretrained``; a training config file (``pgfnet train --config``) holds the
-same fields.
+``PGFNet.from_pretrained``; a training config file (``pgfnet train --config``) contains
+the same fields.
 """
 
 from __future__ import annotations

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import uuid
-
 import pytest
 
 from pgfnet.io import atomic_path, atomic_write_bytes, sha256_file
@@ -27,20 +24,6 @@ def test_failed_write_keeps_old_file(tmp_path):
             raise RuntimeError("build failed")
     assert target.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
-
-
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A 256 KiB tmpfs mounted for this test (needs root, as on the CI machine)."""
-    mount_point = tmp_path / f"small-{uuid.uuid4().hex[:8]}"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
-        capture_output=True, text=True,
-    )
-    assert result.returncode == 0, f"mounting a tmpfs failed (run the tests as root): {result.stderr}"
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_full_disk_keeps_old_file(small_filesystem):

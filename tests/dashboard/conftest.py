@@ -78,7 +78,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def real_backend(tmp_path, monkeypatch, real_dataset, tiny_checkpoint):
     """The production backend (real engine and cache) over the tiny checkpoint."""
     monkeypatch.setenv("PGFNET_CACHE", str(tmp_path / "cache"))
-    # The app checks its inputs at these paths before it asks for the backend.
+    # The app checks its inputs at these paths before it opens the backend.
     monkeypatch.setenv("PGFNET_DATASET", str(real_dataset))
     monkeypatch.setenv("PGFNET_CHECKPOINT", str(tiny_checkpoint))
     backend = resources.create_backend(tiny_checkpoint, real_dataset)

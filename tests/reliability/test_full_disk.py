@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -22,19 +20,6 @@ from safetensors import SafetensorError
 
 from pgfnet.model.pgfnet import PGFNet
 from pgfnet.model.tiny import build_tiny_pgfnet
-
-
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A 256 KiB tmpfs mounted for this test."""
-    mount_point = tmp_path / f"small-{uuid.uuid4().hex[:8]}"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
-        capture_output=True, text=True)
-    assert result.returncode == 0, f"mounting a tmpfs failed (run the tests as root): {result.stderr}"
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def fill(filesystem: Path, leave_bytes: int) -> None:
