@@ -44,6 +44,10 @@ class PGFNetConfig:
             as all-MiniLM-L6-v2 was trained) or "cls" (the [CLS] state).
         head_hidden: hidden width of the regression head.
         dropout: dropout in the fusion layers and the head.
+        modality_dropout: during training only, the probability that an utterance's
+            acoustic keys, and independently its visual keys, are masked out for one
+            step; 0 turns it off. It keeps the text path strong when the nonverbal
+            input is thin.
         max_text_length: maximum word pieces per transcript, [CLS] and [SEP] included.
 
     LoRA fields (peft's names):
@@ -52,6 +56,8 @@ class PGFNetConfig:
 
     Training fields:
         seed, epochs, batch_size, lr_lora, lr_new (learning rate of every new part),
+        lr_fusion (learning rate of the key encoder and the fused layers; None means
+        lr_new, so only the head keeps lr_new when it is set),
         weight_decay, warmup_ratio, patience (epochs without validation-MAE improvement
         before early stopping), grad_clip (max gradient norm), loss ("l1" or "mse"),
         checkpoint_every_steps (optimizer steps between resumable training states).
@@ -72,6 +78,7 @@ class PGFNetConfig:
     pooling: str = "mean"
     head_hidden: int = 128
     dropout: float = 0.1
+    modality_dropout: float = 0.0
     max_text_length: int = 64
 
     use_lora: bool = True
@@ -85,6 +92,7 @@ class PGFNetConfig:
     batch_size: int = 32
     lr_lora: float = 5e-4
     lr_new: float = 1e-3
+    lr_fusion: float | None = None
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     patience: int = 3
@@ -102,6 +110,15 @@ class PGFNetConfig:
             raise ValueError(f"invalid pooling {self.pooling!r}: choose 'mean' or 'cls'")
         if self.loss not in ("l1", "mse"):
             raise ValueError(f"invalid loss {self.loss!r}: choose 'l1' or 'mse'")
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(
+                f"invalid modality_dropout {self.modality_dropout!r}: use a probability in [0, 1)"
+            )
+        if self.lr_fusion is not None and not self.lr_fusion > 0:
+            raise ValueError(
+                f"invalid lr_fusion {self.lr_fusion!r}: use a positive learning rate, or null "
+                "to reuse lr_new"
+            )
         if self.fusion_layers is not None and any(layer < 0 for layer in self.fusion_layers):
             raise ValueError(f"invalid fusion_layers {self.fusion_layers}: use 0-based layer indices")
 

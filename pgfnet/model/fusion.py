@@ -51,9 +51,11 @@ class NonverbalEncoder(nn.Module):
         width: int,
         time_encoding_max_seconds: float,
         dropout: float,
+        modality_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.width = width
+        self.modality_dropout = modality_dropout
         self.time_encoding_max_seconds = time_encoding_max_seconds
         self.acoustic_projection = nn.Linear(acoustic_dim, width)
         self.visual_projection = nn.Linear(visual_dim, width)
@@ -81,6 +83,9 @@ class NonverbalEncoder(nn.Module):
             visual: (B, F, D_v); visual_mask: (B, F) bool; visual_times: (B, F) seconds.
             drop_modalities: modalities whose keys are masked out.
 
+        In training mode with ``modality_dropout`` > 0, each utterance also loses its
+        acoustic keys, and independently its visual keys, with that probability.
+
         Returns:
             keys: (B, K, D) encoded keys.
             key_mask: (B, K) bool, True for keys that may be attended to; the null key
@@ -105,6 +110,11 @@ class NonverbalEncoder(nn.Module):
             acoustic_mask = torch.zeros_like(acoustic_mask)
         if "visual" in drop_modalities:
             visual_mask = torch.zeros_like(visual_mask)
+        if self.training and self.modality_dropout > 0:
+            # Drawn only when on, so a run without it keeps the same random stream.
+            keep = torch.rand(batch_size, 2, device=acoustic.device) >= self.modality_dropout
+            acoustic_mask = acoustic_mask & keep[:, :1]
+            visual_mask = visual_mask & keep[:, 1:]
         null_mask = torch.ones(batch_size, 1, dtype=torch.bool, device=acoustic.device)
         key_mask = torch.cat([null_mask, acoustic_mask, visual_mask], dim=1)
 

@@ -60,7 +60,7 @@ class PGFNet(nn.Module):
         # key encoder is left out and its parameters are not counted.
         self.nonverbal = NonverbalEncoder(
             config.acoustic_dim, config.visual_dim, width,
-            config.time_encoding_max_seconds, config.dropout,
+            config.time_encoding_max_seconds, config.dropout, config.modality_dropout,
         ) if self.fused_layers else None
         self.fusion = nn.ModuleDict({
             str(layer): GatedFusionLayer(

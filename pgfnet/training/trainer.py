@@ -121,23 +121,38 @@ def learning_rate_factor(step: int, total_steps: int, warmup_ratio: float) -> fl
 
 
 def build_optimizer(model: PGFNet, config: PGFNetConfig) -> torch.optim.AdamW:
-    """Return AdamW with three groups: LoRA (``lr_lora``), new weight matrices
-    (``lr_new``, weight decay) and new biases, norms and embeddings (``lr_new``, no decay)."""
-    lora, decay, no_decay = [], [], []
+    """Return AdamW with groups for LoRA (``lr_lora``), new weight matrices (weight
+    decay) and new biases, norms and embeddings (no decay). New parts train at
+    ``lr_new``; with ``lr_fusion`` set, the key encoder and the fused layers get their
+    own two groups at that rate."""
+    lora: list = []
+    new = {"decay": [], "no_decay": []}
+    fusion = {"decay": [], "no_decay": []} if config.lr_fusion is not None else new
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
         if "lora_" in name:
             lora.append(parameter)
-        elif parameter.ndim >= 2 and "modality_embedding" not in name:
-            decay.append(parameter)
+            continue
+        target = fusion if name.startswith(("nonverbal.", "fusion.")) else new
+        if parameter.ndim >= 2 and "modality_embedding" not in name:
+            target["decay"].append(parameter)
         else:
-            no_decay.append(parameter)
+            target["no_decay"].append(parameter)
+
+    def group(params: list, lr: float, weight_decay: float) -> dict:
+        return {"params": params, "lr": lr, "weight_decay": weight_decay, "base_lr": lr}
+
     groups = [
-        {"params": lora, "lr": config.lr_lora, "weight_decay": config.weight_decay, "base_lr": config.lr_lora},
-        {"params": decay, "lr": config.lr_new, "weight_decay": config.weight_decay, "base_lr": config.lr_new},
-        {"params": no_decay, "lr": config.lr_new, "weight_decay": 0.0, "base_lr": config.lr_new},
+        group(lora, config.lr_lora, config.weight_decay),
+        group(new["decay"], config.lr_new, config.weight_decay),
+        group(new["no_decay"], config.lr_new, 0.0),
     ]
+    if fusion is not new:
+        groups += [
+            group(fusion["decay"], config.lr_fusion, config.weight_decay),
+            group(fusion["no_decay"], config.lr_fusion, 0.0),
+        ]
     # NOTE: exact resume is tested with the per-parameter AdamW path (foreach=False) only.
     return torch.optim.AdamW([g for g in groups if g["params"]], foreach=False)
 
@@ -178,9 +193,12 @@ def load_state(path: Path, model: PGFNet, optimizer: torch.optim.Optimizer,
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata()
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-    saved_config = json.loads(metadata["config"])
-    if saved_config != config.to_dict():
-        changed = sorted(k for k in saved_config if saved_config.get(k) != config.to_dict().get(k))
+    # Fields added since the state was written take their defaults, so an older run
+    # still resumes when the new fields are left at those defaults.
+    saved_config = PGFNetConfig.from_dict(json.loads(metadata["config"])).to_dict()
+    current = config.to_dict()
+    if saved_config != current:
+        changed = sorted(k for k in current if saved_config.get(k) != current.get(k))
         raise ValueError(
             f"the training state {path} was written with a different config (keys {changed}): "
             "resume with the original config file or use a new --out folder"

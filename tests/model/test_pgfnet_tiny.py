@@ -298,3 +298,42 @@ def test_concurrent_calls_match_serial(tiny_model, make_inputs):
 
     for expected, got in zip(serial, parallel):
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_modality_dropout_masks_keys_in_training_only(inputs):
+    model = build_tiny_pgfnet(seed=0, fusion_layers=[0, 1], modality_dropout=0.999)
+    model.train()
+    torch.manual_seed(0)
+    trained = model(**inputs)
+    model.eval()
+    evaluated = model(**inputs)
+
+    # With p near 1 every nonverbal key is masked in training; only the null key is left.
+    assert torch.equal(trained.key_mask[:, 1:], torch.zeros_like(trained.key_mask[:, 1:]))
+    assert torch.all(trained.key_mask[:, 0])
+    expected = torch.cat([torch.ones(3, 1, dtype=torch.bool), inputs["acoustic_mask"],
+                          inputs["visual_mask"]], dim=1)
+    assert torch.equal(evaluated.key_mask, expected)
+
+
+def test_modality_dropout_off_draws_no_random_numbers(inputs):
+    from pgfnet.model.fusion import NonverbalEncoder
+
+    encoder = NonverbalEncoder(73, 22, 32, 30.0, dropout=0.0, modality_dropout=0.0)
+    encoder.train()
+    torch.manual_seed(5)
+    encoder(inputs["acoustic"], inputs["acoustic_mask"], inputs["visual"],
+            inputs["visual_mask"], inputs["visual_times"])
+    after = torch.rand(1)
+    torch.manual_seed(5)
+
+    # Runs recorded before modality dropout existed keep their random stream.
+    assert torch.equal(after, torch.rand(1))
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, float("nan")])
+def test_modality_dropout_rejects_bad_probability(value):
+    from pgfnet.model.config import PGFNetConfig
+
+    with pytest.raises(ValueError, match="modality_dropout"):
+        PGFNetConfig(modality_dropout=value)

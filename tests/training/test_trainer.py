@@ -99,6 +99,29 @@ def test_resume_rejects_changed_config(tmp_path, synthetic_data):
               progress=False)
 
 
+def test_resume_accepts_state_written_before_new_fields(tmp_path, synthetic_data):
+    from safetensors.torch import save_file
+
+    train(tiny_config(), synthetic_data, tmp_path / "run", progress=False, stop_after_steps=2)
+    state_path = tmp_path / "run" / STATE_FILE
+    with safe_open(str(state_path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    # A state from a version without these fields, which are left at their defaults.
+    old_config = json.loads(metadata["config"])
+    del old_config["modality_dropout"], old_config["lr_fusion"]
+    save_file(tensors, str(state_path), metadata=dict(metadata, config=json.dumps(old_config)))
+
+    assert train(tiny_config(), synthetic_data, tmp_path / "run", resume=True,
+                 progress=False) is not None
+
+    # A new field set away from its default still counts as a changed config.
+    train(tiny_config(modality_dropout=0.2), synthetic_data, tmp_path / "other",
+          progress=False, stop_after_steps=2)
+    with pytest.raises(ValueError, match="modality_dropout"):
+        train(tiny_config(), synthetic_data, tmp_path / "other", resume=True, progress=False)
+
+
 def test_finished_run_is_not_overwritten(tmp_path, synthetic_data):
     train(tiny_config(epochs=1), synthetic_data, tmp_path / "run", progress=False)
 
@@ -196,3 +219,31 @@ def test_evaluate_force_gate_ignores_nonverbal(tmp_path, synthetic_data, synthet
     assert forced.ids == free.ids
     assert (forced.predictions == forced_dropped.predictions).all()
     assert (forced.predictions != free.predictions).any()
+
+
+def _group_of(optimizer, parameter) -> dict:
+    return next(g for g in optimizer.param_groups if any(p is parameter for p in g["params"]))
+
+
+def test_lr_fusion_gives_fused_parts_their_own_rate():
+    from pgfnet.model.tiny import build_tiny_pgfnet
+    from pgfnet.training.trainer import build_optimizer
+
+    model = build_tiny_pgfnet(seed=0, lr_new=1e-3, lr_fusion=2e-4)
+    optimizer = build_optimizer(model, model.config)
+    fused = next(iter(model.fusion.values()))
+
+    assert _group_of(optimizer, fused.gate.weight)["lr"] == 2e-4
+    assert _group_of(optimizer, fused.gate.bias)["weight_decay"] == 0.0
+    assert _group_of(optimizer, model.nonverbal.acoustic_projection.weight)["lr"] == 2e-4
+    assert _group_of(optimizer, model.head[1].weight)["lr"] == 1e-3
+    assert len(optimizer.param_groups) == 5
+
+    plain = build_tiny_pgfnet(seed=0, lr_new=1e-3)
+    assert [g["lr"] for g in build_optimizer(plain, plain.config).param_groups] == [
+        plain.config.lr_lora, 1e-3, 1e-3]
+
+
+def test_lr_fusion_rejects_non_positive_rate():
+    with pytest.raises(ValueError, match="lr_fusion"):
+        tiny_config(lr_fusion=0.0)
