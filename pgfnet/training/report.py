@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pgfnet.io import atomic_write_text
 from pgfnet.training.metrics import METRIC_NAMES
-from pgfnet.training.sweep import load_plan, read_results
+from pgfnet.training.sweep import resolve_path, load_plan, read_results
 
 # Published PGF-Net results on CMU-MOSI (Wen & Tan 2025, arXiv 2508.15852), BERT-base.
 PAPER = {"MAE": 0.691, "Non0_F1_score": 0.869, "trainable_parameters": 3_090_000}
@@ -159,6 +159,72 @@ def _comparison(summary: dict) -> list[str]:
     return lines
 
 
+def _valid_mae(record: dict) -> float:
+    return (record.get("valid_metrics") or {}).get("MAE", float("nan"))
+
+
+def _tuning(plan_path: str | Path, main: dict) -> list[str]:
+    """Return the section on the valid-split search: valid metrics only, by design.
+
+    The main plan names the search plan in its optional "tuning" field. ``main`` is the
+    summary of the main plan; its default and text-only runs on the same seeds are the
+    reference rows.
+    """
+    import json
+
+    tuning = json.loads(Path(plan_path).read_text(encoding="utf-8")).get("tuning")
+    if not tuning:
+        return []
+    summary = summarize(resolve_path(tuning))
+    seeds = sorted({seed for group in summary.values() for seed in group["seeds"]})
+    lines = [
+        "## Tuning on the validation split",
+        "",
+        f"Candidates from `{tuning}`, run with `pgfnet sweep --plan {tuning}`, "
+        f"seeds {seeds}. Each changes fusion-side settings only "
+        "(`lr_fusion` is the learning rate of the key encoder and the fused layers; the "
+        "head keeps `lr_new`), so the text-only baseline trains exactly as before. "
+        "Candidates are compared on the valid split only: the runner also records their "
+        "test metrics, but this page does not show them and the choice does not read them.",
+        "",
+        "| run | change | seeds done | valid MAE per seed | mean valid MAE | mean valid Non0_F1_score | best epochs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for name in ("pgfnet", "text_only"):
+        group = main.get(name)
+        if not group:
+            continue
+        records = [r for r in group["records"] if r["seed"] in seeds]
+        rows.append((f"{group['label']} (reference)", "none" if name == "pgfnet" else "`fusion_layers: []`",
+                     records, len(seeds)))
+    for name, group in summary.items():
+        change = ", ".join(f"`{key}: {value}`" for key, value in group["overrides"].items())
+        rows.append((group["label"], change, group["records"], len(group["seeds"])))
+    means = {}
+    for label, change, records, planned in rows:
+        if not records:
+            lines.append(f"| {label} | {change} | 0/{planned} | | missing | missing | |")
+            continue
+        mae = statistics.fmean(_valid_mae(r) for r in records)
+        f1 = statistics.fmean((r.get("valid_metrics") or {}).get("Non0_F1_score", float("nan")) for r in records)
+        means[label] = (mae, len(records) == planned)
+        per_seed = ", ".join(f"{_valid_mae(r):.4f}" for r in records)
+        epochs = ", ".join(str(r.get("best_epoch")) for r in records)
+        lines.append(f"| {label} | {change} | {len(records)}/{planned} | {per_seed} | {mae:.4f} | "
+                     f"{100 * f1:.1f} | {epochs} |")
+    candidates = {label: value for label, value in means.items() if not label.endswith("(reference)")}
+    complete = {label: mae for label, (mae, done) in candidates.items() if done}
+    lines.append("")
+    if complete:
+        best = min(complete, key=complete.get)
+        lines.append(f"Lowest mean valid MAE among the finished candidates: {best} ({complete[best]:.4f}).")
+    if len(complete) < len(summary):
+        lines.append("Some candidates are still missing seeds; the choice waits for them.")
+    lines.append("")
+    return lines
+
+
 # Evaluations of the shipped checkpoint with the nonverbal path switched off, written by
 # the commands in DIAGNOSTIC_COMMANDS into the plan's "diagnostics" folder.
 DIAGNOSTIC_COMMANDS = {
@@ -242,6 +308,7 @@ def render(plan_path: str | Path, results_path: str | Path | None = None) -> str
         *_comparison(summary),
         "",
         *_diagnostics(Path(plan_path).resolve().parent / "diagnostics"),
+        *_tuning(plan_path, summary),
         "## Ablations (3 seeds each)",
         "",
         *_metric_table(summary, ablations),

@@ -63,7 +63,8 @@ class Plan:
     runs: list[PlannedRun]
 
 
-def _resolve(path: str | Path) -> Path:
+def resolve_path(path: str | Path) -> Path:
+    """Return ``path``, taking a relative path from the repository root."""
     path = Path(path)
     return path if path.is_absolute() else REPO_ROOT / path
 
@@ -78,7 +79,7 @@ def load_plan(path: str | Path) -> Plan:
     if not path.is_file():
         raise FileNotFoundError(f"sweep plan {path} not found")
     plan = json.loads(path.read_text(encoding="utf-8"))
-    base = PGFNetConfig.load(_resolve(plan["base_config"])).to_dict()
+    base = PGFNetConfig.load(resolve_path(plan["base_config"])).to_dict()
 
     runs, names = [], set()
     for position, entry in enumerate(plan["entries"]):
@@ -101,7 +102,7 @@ def load_plan(path: str | Path) -> Plan:
                 PlannedRun(name, entry.get("label", name), int(seed), entry.get("priority", 0), config),
             ))
     runs.sort(key=lambda item: item[0])
-    return Plan(path, _resolve(plan["results"]), _resolve(plan["runs_dir"]),
+    return Plan(path, resolve_path(plan["results"]), resolve_path(plan["runs_dir"]),
                 plan["entries"], [run for _, run in runs])
 
 

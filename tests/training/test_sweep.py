@@ -80,3 +80,38 @@ def test_results_reader_skips_cut_line(tmp_path):
     path.write_text('{"name": "a", "seed": 0}\n{"name": "b", "se')
 
     assert read_results(path) == [{"name": "a", "seed": 0}]
+
+
+def test_report_tuning_section_shows_valid_metrics_only(tmp_path, plan_path):
+    tuning = {
+        "base_config": json.loads(plan_path.read_text())["base_config"],
+        "results": str(tmp_path / "tuning.jsonl"),
+        "runs_dir": str(tmp_path / "tuning_runs"),
+        "entries": [
+            {"name": "slow", "label": "slow fusion", "overrides": {"lr_fusion": 1e-4}, "seeds": [0, 1]},
+            {"name": "wide", "label": "wide gate", "overrides": {"gate_bias_init": 5.0}, "seeds": [0, 1]},
+        ],
+    }
+    (tmp_path / "tuning.json").write_text(json.dumps(tuning))
+    plan = json.loads(plan_path.read_text())
+    plan["tuning"] = str(tmp_path / "tuning.json")
+    plan_path.write_text(json.dumps(plan))
+    # The test MAE 0.111111 must never reach the page.
+    records = [
+        {"name": "slow", "seed": 0, "best_epoch": 4, "metrics": {"MAE": 0.111111},
+         "valid_metrics": {"MAE": 0.8, "Non0_F1_score": 0.8}},
+        {"name": "slow", "seed": 1, "best_epoch": 5, "metrics": {"MAE": 0.111111},
+         "valid_metrics": {"MAE": 0.9, "Non0_F1_score": 0.8}},
+        {"name": "wide", "seed": 0, "best_epoch": 2, "metrics": {"MAE": 0.111111},
+         "valid_metrics": {"MAE": 0.7, "Non0_F1_score": 0.8}},
+    ]
+    (tmp_path / "tuning.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    page = render(plan_path)
+    section = page[page.index("## Tuning on the validation split"):page.index("## Ablations")]
+
+    assert "0.1111" not in page
+    assert "| slow fusion | `lr_fusion: 0.0001` | 2/2 | 0.8000, 0.9000 | 0.8500 | 80.0 | 4, 5 |" in section
+    # "wide" has the lower valid MAE but is not finished, so it cannot be chosen yet.
+    assert "Lowest mean valid MAE among the finished candidates: slow fusion (0.8500)." in section
+    assert "still missing seeds" in section
