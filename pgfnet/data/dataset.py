@@ -77,10 +77,13 @@ def collate_examples(examples: Sequence[Example], tokenizer, max_text_length: in
 
     ``labels`` is None unless every example has a label. Visual and acoustic widths come
     from the examples, so a batch where no utterance has frames gives visual of shape
-    (B, 0, D_v). Raises ValueError for an empty list or mismatched feature widths.
+    (B, 0, D_v). Raises ValueError for an empty list, mismatched feature widths, or a
+    NaN or infinite feature, time or label.
     """
     if not examples:
         raise ValueError("cannot collate an empty list of examples")
+    for example in examples:
+        _check_finite(example)
     widths = {(e.acoustic.shape[1], e.visual.shape[1]) for e in examples}
     if len(widths) != 1:
         raise ValueError(f"examples disagree on feature widths (acoustic, visual): {widths}")
@@ -98,6 +101,21 @@ def collate_examples(examples: Sequence[Example], tokenizer, max_text_length: in
                  attention_mask=attention_mask, acoustic=acoustic, acoustic_mask=acoustic_mask,
                  visual=visual, visual_mask=visual_mask, visual_times=times[..., 0],
                  labels=labels, text_truncated=truncated)
+
+
+def _check_finite(example: Example) -> None:
+    """Refuse non-finite numbers in a hand-built example (MosiData checks its own at load)."""
+    fields = {"acoustic": example.acoustic, "visual": example.visual,
+              "visual_times": example.visual_times}
+    if example.label is not None:
+        fields["label"] = np.asarray(example.label, dtype=np.float64)
+    for name, values in fields.items():
+        values = np.asarray(values)
+        if values.size and not np.isfinite(values).all():
+            raise ValueError(
+                f"example {example.id!r} has a NaN or infinite value in {name}: replace it "
+                "(the MMSA importer maps -inf audio to 0) before building a batch"
+            )
 
 
 def make_collate(tokenizer, max_text_length: int) -> Callable[[Sequence[Example]], Batch]:

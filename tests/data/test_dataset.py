@@ -127,3 +127,18 @@ def test_collate_rejects_bad_input(tokenizer):
     odd = dataclasses.replace(_example("a", 0), acoustic=np.ones((1, 5), np.float32))
     with pytest.raises(ValueError):
         collate_examples([_example("a", 0), odd], tokenizer, 16)
+
+
+@pytest.mark.parametrize("field", ["acoustic", "visual", "visual_times", "label"])
+def test_collate_refuses_non_finite_values(tokenizer, field):
+    example = _example("fine words", 3)
+    value = getattr(example, field)
+    if field == "label":
+        broken = dataclasses.replace(example, label=float("nan"))
+    else:
+        value = value.copy()
+        value.flat[0] = -np.inf
+        broken = dataclasses.replace(example, **{field: value})
+
+    with pytest.raises(ValueError, match=f"'{example.id}'.* in {field}"):
+        collate_examples([_example("ok", 0), broken], tokenizer, 16)
