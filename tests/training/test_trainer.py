@@ -247,3 +247,20 @@ def test_lr_fusion_gives_fused_parts_their_own_rate():
 def test_lr_fusion_rejects_non_positive_rate():
     with pytest.raises(ValueError, match="lr_fusion"):
         tiny_config(lr_fusion=0.0)
+
+
+def test_fusion_settings_leave_text_only_model_unchanged():
+    # The text-only baseline's recorded runs stay valid when only these settings change.
+    from pgfnet.model.tiny import build_tiny_pgfnet
+    from pgfnet.training.trainer import build_optimizer
+
+    plain = build_tiny_pgfnet(seed=0, fusion_layers=[])
+    tuned = build_tiny_pgfnet(seed=0, fusion_layers=[], gate_bias_init=5.0, fusion_dim=16,
+                              modality_dropout=0.5, lr_fusion=1e-4)
+
+    assert plain.state_dict().keys() == tuned.state_dict().keys()
+    for name, value in plain.state_dict().items():
+        assert torch.equal(value, tuned.state_dict()[name]), name
+    groups = [[(g["lr"], g["weight_decay"], len(g["params"])) for g in build_optimizer(m, m.config).param_groups]
+              for m in (plain, tuned)]
+    assert groups[0] == groups[1]
