@@ -57,6 +57,7 @@ def summarize(plan_path: str | Path, results_path: str | Path | None = None) -> 
             "done": sorted(mine),
             "records": [mine[seed] for seed in sorted(mine)],
             "overrides": entry.get("overrides", {}),
+            "priority": entry.get("priority", 0),
         }
     return summary
 
@@ -280,7 +281,9 @@ def _diagnostics(folder: Path) -> list[str]:
 def render(plan_path: str | Path, results_path: str | Path | None = None) -> str:
     """Return the full Markdown of the results page."""
     summary = summarize(plan_path, results_path)
-    main = [name for name in ("pgfnet", "text_only") if name in summary]
+    # Priority-0 entries (the default, its text-only baseline and any earlier default
+    # kept for reference) form the main table; the rest are ablations.
+    main = [name for name, group in summary.items() if group["priority"] == 0]
     ablations = [name for name in summary if name not in main]
 
     missing = [
@@ -301,7 +304,7 @@ def render(plan_path: str | Path, results_path: str | Path | None = None) -> str
         "Metrics use MMSA's names and definitions (`pgfnet/training/metrics.py`); MAE and "
         "Corr as values, the rest in percent, each as mean ± sample standard deviation over seeds.",
         "",
-        "## PGF-Net against its text-only baseline (5 seeds each)",
+        "## PGF-Net against its text-only baseline",
         "",
         *_metric_table(summary, main),
         "",
