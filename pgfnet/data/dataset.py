@@ -104,7 +104,7 @@ def collate_examples(examples: Sequence[Example], tokenizer, max_text_length: in
 
 
 def _check_finite(example: Example) -> None:
-    """Refuse non-finite numbers in a hand-built example (MosiData checks its own at load)."""
+    """Reject non-finite numbers in a hand-built example. MosiData checks its own at load."""
     fields = {"acoustic": example.acoustic, "visual": example.visual,
               "visual_times": example.visual_times}
     if example.label is not None:

@@ -168,8 +168,8 @@ def _tuning(plan_path: str | Path, main: dict) -> list[str]:
     """Return the section on the valid-split search: valid metrics only, by design.
 
     The main plan names the search plan in its optional "tuning" field. ``main`` is the
-    summary of the main plan; its default and text-only runs on the same seeds are the
-    reference rows.
+    summary of the main plan, and its default and text-only runs on the same seeds give
+    the reference rows.
     """
     import json
 

@@ -130,7 +130,7 @@ def test_collate_rejects_bad_input(tokenizer):
 
 
 @pytest.mark.parametrize("field", ["acoustic", "visual", "visual_times", "label"])
-def test_collate_refuses_non_finite_values(tokenizer, field):
+def test_collate_rejects_non_finite_values(tokenizer, field):
     example = _example("fine words", 3)
     value = getattr(example, field)
     if field == "label":

@@ -99,7 +99,7 @@ def test_resume_rejects_changed_config(tmp_path, synthetic_data):
               progress=False)
 
 
-def test_resume_accepts_state_written_before_new_fields(tmp_path, synthetic_data):
+def test_resume_accepts_older_state(tmp_path, synthetic_data):
     from safetensors.torch import save_file
 
     train(tiny_config(), synthetic_data, tmp_path / "run", progress=False, stop_after_steps=2)
@@ -249,7 +249,7 @@ def test_lr_fusion_rejects_non_positive_rate():
         tiny_config(lr_fusion=0.0)
 
 
-def test_fusion_settings_leave_text_only_model_unchanged():
+def test_text_only_ignores_fusion_settings():
     # The text-only baseline's recorded runs stay valid when only these settings change.
     from pgfnet.model.tiny import build_tiny_pgfnet
     from pgfnet.training.trainer import build_optimizer
