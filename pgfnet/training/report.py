@@ -214,14 +214,21 @@ def _tuning(plan_path: str | Path, main: dict) -> list[str]:
         epochs = ", ".join(str(r.get("best_epoch")) for r in records)
         lines.append(f"| {label} | {change} | {len(records)}/{planned} | {per_seed} | {mae:.4f} | "
                      f"{100 * f1:.1f} | {epochs} |")
-    candidates = {label: value for label, value in means.items() if not label.endswith("(reference)")}
-    complete = {label: mae for label, (mae, done) in candidates.items() if done}
     lines.append("")
-    if complete:
+    # Successive halving: only the candidates planned with the most seeds (the ones
+    # kept after the first seed) compete, each on its mean over all of its seeds.
+    most_seeds = max(len(group["seeds"]) for group in summary.values())
+    finalists = {group["label"] for group in summary.values() if len(group["seeds"]) == most_seeds}
+    if len(finalists) < len(summary):
+        lines.append(f"Only the candidates planned with {most_seeds} seeds are compared for the "
+                     "choice; the others were stopped after fewer seeds.")
+    complete = {label: mae for label, (mae, done) in means.items() if done and label in finalists}
+    if finalists and all(label in complete for label in finalists):
         best = min(complete, key=complete.get)
-        lines.append(f"Lowest mean valid MAE among the finished candidates: {best} ({complete[best]:.4f}).")
-    if len(complete) < len(summary):
-        lines.append("Some candidates are still missing seeds; the choice waits for them.")
+        lines.append(f"Lowest mean valid MAE among the candidates with {most_seeds} seeds: "
+                     f"{best} ({complete[best]:.4f}).")
+    else:
+        lines.append("Some candidates are still missing seeds, so the choice waits for them.")
     lines.append("")
     return lines
 

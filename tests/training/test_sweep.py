@@ -90,6 +90,7 @@ def test_report_tuning_section_shows_valid_metrics_only(tmp_path, plan_path):
         "entries": [
             {"name": "slow", "label": "slow fusion", "overrides": {"lr_fusion": 1e-4}, "seeds": [0, 1]},
             {"name": "wide", "label": "wide gate", "overrides": {"gate_bias_init": 5.0}, "seeds": [0, 1]},
+            {"name": "cut", "label": "cut early", "overrides": {"fusion_dim": 16}, "seeds": [0]},
         ],
     }
     (tmp_path / "tuning.json").write_text(json.dumps(tuning))
@@ -104,6 +105,8 @@ def test_report_tuning_section_shows_valid_metrics_only(tmp_path, plan_path):
          "valid_metrics": {"MAE": 0.9, "Non0_F1_score": 0.8}},
         {"name": "wide", "seed": 0, "best_epoch": 2, "metrics": {"MAE": 0.111111},
          "valid_metrics": {"MAE": 0.7, "Non0_F1_score": 0.8}},
+        {"name": "cut", "seed": 0, "best_epoch": 2, "metrics": {"MAE": 0.111111},
+         "valid_metrics": {"MAE": 0.6, "Non0_F1_score": 0.8}},
     ]
     (tmp_path / "tuning.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
@@ -112,6 +115,16 @@ def test_report_tuning_section_shows_valid_metrics_only(tmp_path, plan_path):
 
     assert "0.1111" not in page
     assert "| slow fusion | `lr_fusion: 0.0001` | 2/2 | 0.8000, 0.9000 | 0.8500 | 80.0 | 4, 5 |" in section
-    # "wide" has the lower valid MAE but is not finished, so it cannot be chosen yet.
-    assert "Lowest mean valid MAE among the finished candidates: slow fusion (0.8500)." in section
+    assert "| cut early | `fusion_dim: 16` | 1/1 | 0.6000 | 0.6000 | 80.0 | 2 |" in section
+    assert "stopped after fewer seeds" in section
     assert "still missing seeds" in section
+    assert "Lowest mean valid MAE" not in section
+
+    # Once "wide" finishes it wins; "cut" has the lowest MAE but ran fewer seeds.
+    records.append({"name": "wide", "seed": 1, "best_epoch": 3, "metrics": {"MAE": 0.111111},
+                    "valid_metrics": {"MAE": 0.8, "Non0_F1_score": 0.8}})
+    (tmp_path / "tuning.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    page = render(plan_path)
+
+    assert "Lowest mean valid MAE among the candidates with 2 seeds: wide gate (0.7500)." in page
+    assert "still missing seeds" not in page
