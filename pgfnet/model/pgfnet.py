@@ -326,14 +326,17 @@ class PGFNet(nn.Module):
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
         config = PGFNetConfig.load(config_path)
-        if "config" in metadata and json.loads(metadata["config"]) != config.to_dict():
+        # Both copies go through from_dict, so fields added since the checkpoint was
+        # written take their defaults in both and do not count as a difference.
+        stored = PGFNetConfig.from_dict(json.loads(metadata["config"])) if "config" in metadata else config
+        if stored != config:
             # config.json is written after the weights, so a crash in between leaves
             # the weights' own copy as the consistent one.
             logger.warning(
                 "%s differs from the config stored in %s; using the stored copy",
                 config_path, weights_path,
             )
-            config = PGFNetConfig.from_dict(json.loads(metadata["config"]))
+            config = stored
 
         model = cls(config, backbone=backbone)
         expected = set(model.trainable_state_dict())

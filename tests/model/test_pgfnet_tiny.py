@@ -223,6 +223,43 @@ def test_save_load_round_trip(tmp_path, tiny_model, inputs):
     )
 
 
+def _rewrite_config_copies(folder, json_config: dict, stored_config: dict) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    weights = folder / "model.safetensors"
+    with safe_open(str(weights), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    save_file(tensors, str(weights), metadata=dict(metadata, config=json.dumps(stored_config)))
+    (folder / "config.json").write_text(json.dumps(json_config))
+
+
+def test_load_checkpoint_without_new_fields(tmp_path, tiny_model, caplog):
+    tiny_model.save_pretrained(tmp_path / "ckpt")
+    older = tiny_model.config.to_dict()
+    del older["modality_dropout"], older["lr_fusion"]
+    _rewrite_config_copies(tmp_path / "ckpt", older, older)
+
+    with caplog.at_level("WARNING", logger="pgfnet.model.pgfnet"):
+        loaded = PGFNet.from_pretrained(tmp_path / "ckpt")
+
+    assert loaded.config == tiny_model.config
+    assert "differs" not in caplog.text
+
+
+def test_load_prefers_config_in_weights(tmp_path, tiny_model, caplog):
+    tiny_model.save_pretrained(tmp_path / "ckpt")
+    edited = dict(tiny_model.config.to_dict(), dropout=0.3)
+    _rewrite_config_copies(tmp_path / "ckpt", edited, tiny_model.config.to_dict())
+
+    with caplog.at_level("WARNING", logger="pgfnet.model.pgfnet"):
+        loaded = PGFNet.from_pretrained(tmp_path / "ckpt")
+
+    assert loaded.config.dropout == tiny_model.config.dropout
+    assert "differs from the config stored" in caplog.text
+
+
 def test_checkpoint_layout(tmp_path, tiny_model):
     tiny_model.save_pretrained(tmp_path / "ckpt")
     folder = tmp_path / "ckpt"
