@@ -480,8 +480,8 @@ def tour_steps(frame: pd.DataFrame) -> list[TourStep]:
          "Chosen as the best-predicted utterance whose modalities push the score in "
          "opposite directions."),
         ("The most nonverbal mixing", gates,
-         "Chosen as the utterance with the lowest mean gate: the fused context replaces "
-         "the most text state."),
+         "Chosen as the utterance with the lowest mean gate, where the fused context "
+         "gets its largest weight (1 - gate), however small that weight is."),
     ]
     steps, used = [], set()
     for title, scores, reason in candidates:
@@ -494,7 +494,7 @@ def tour_steps(frame: pd.DataFrame) -> list[TourStep]:
             largest = max(("text", "acoustic", "visual"),
                           key=lambda m: abs(float(row[f"shapley_{m}"])))
             facts = (f" Model {row['prediction']:+.2f}, annotators {row['label']:+.2f}. "
-                     f"Mean gate {gates[index]:.2f} (1 keeps the text state). Largest "
+                     f"Mean gate {gates[index]:.4f} (1 keeps the text state). Largest "
                      f"Shapley value: {largest} ({row[f'shapley_{largest}']:+.2f}).")
             steps.append(TourStep(utterance_id, title, reason + facts))
             break

@@ -236,17 +236,36 @@ def attention_heatmap(record: Explanation, layer: int, head: int | None = None) 
                         f"({head_label})", height=max(300, 22 * len(record.tokens) + 120))
 
 
+def gate_colour_range(*gate_maps: np.ndarray) -> tuple[float, float]:
+    """Return the (min, max) of the gate values, widened to at least 0.001.
+
+    A trained gate can stay within a few thousandths of its start (0.993 for the
+    default config), which a fixed 0-1 colour scale would show as one flat colour.
+    """
+    values = np.concatenate([np.asarray(gates, dtype=float).ravel() for gates in gate_maps])
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-3:
+        middle = (low + high) / 2
+        low, high = middle - 5e-4, middle + 5e-4
+    return low, high
+
+
 def gate_heatmap(record: Explanation) -> go.Figure:
-    """Plot the gate value per fused layer (rows) and word piece (columns)."""
+    """Plot the gate value per fused layer (rows) and word piece (columns).
+
+    The colours span the record's own gate range, which the title states.
+    """
+    low, high = gate_colour_range(record.gate_tokens)
     fig = go.Figure(go.Heatmap(
         z=record.gate_tokens, x=[plain(t) for t in record.tokens],
         y=[f"L{layer}" for layer in record.fused_layers],
-        colorscale="Viridis", zmin=0, zmax=1, colorbar=dict(title="gate"),
-        hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>",
+        colorscale="Viridis", zmin=low, zmax=high, colorbar=dict(title="gate"),
+        hovertemplate="%{y}, %{x}: %{z:.4f}<extra></extra>",
     ))
     fig.update_xaxes(type="category", title="word piece")
     fig.update_yaxes(type="category", title="fused layer")
-    return _layout(fig, "Gate per layer and token (1 = text only)", height=260)
+    return _layout(fig, f"Gate per layer and token (1 = text only; colours span "
+                        f"{low:.4f} to {high:.4f})", height=260)
 
 
 def gate_profile_values(record: Explanation) -> np.ndarray:
@@ -263,9 +282,10 @@ def gate_profiles(records: Sequence[Explanation], names: Sequence[str] | None = 
             x=[f"L{layer}" for layer in record.fused_layers], y=gate_profile_values(record),
             mode="lines+markers", name=plain(name),
         ))
-    fig.update_yaxes(title="mean gate over tokens", range=[0, 1.02])
+    # The axis follows the data (plotly's autorange), so small differences stay visible.
+    fig.update_yaxes(title="mean gate over tokens", tickformat=".4f")
     fig.update_xaxes(title="fused layer")
-    return _layout(fig, "Gate profile per fused layer")
+    return _layout(fig, "Gate profile per fused layer (1 = text only)")
 
 
 def token_attribution_bars(record: Explanation) -> go.Figure:
@@ -386,20 +406,24 @@ def predictions_compare(records: Sequence[Explanation]) -> go.Figure:
 
 
 def gate_heatmap_pair(original: Explanation, edited: Explanation) -> go.Figure:
-    """Plot the original and the edited gate maps one above the other, same colour scale."""
+    """Plot the original and the edited gate maps one above the other, on one colour
+    scale that spans the gate range of both."""
     from plotly.subplots import make_subplots
 
+    low, high = gate_colour_range(original.gate_tokens, edited.gate_tokens)
     fig = make_subplots(rows=2, cols=1, subplot_titles=("original", "what-if"),
                         vertical_spacing=0.25)
     for row, record in ((1, original), (2, edited)):
         fig.add_trace(go.Heatmap(
             z=record.gate_tokens, x=[f"{i}: {plain(t)}" for i, t in enumerate(record.tokens)],
             y=[f"L{layer}" for layer in record.fused_layers], colorscale="Viridis",
-            zmin=0, zmax=1, showscale=row == 1, colorbar=dict(title="gate"),
+            zmin=low, zmax=high, showscale=row == 1, colorbar=dict(title="gate"),
+            hovertemplate="%{y}, %{x}: %{z:.4f}<extra></extra>",
         ), row=row, col=1)
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category")
-    return _layout(fig, "Gate maps: original and what-if", height=420)
+    return _layout(fig, f"Gate maps: original and what-if (colours span {low:.4f} to {high:.4f})",
+                   height=420)
 
 
 def shapley_compare(original: Explanation, edited: Explanation) -> go.Figure:

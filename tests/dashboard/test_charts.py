@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -96,6 +98,21 @@ def test_gate_heatmap_and_profile(record):
     np.testing.assert_allclose(profile.data[0].y, record.gate_tokens.mean(axis=1), rtol=1e-6)
 
 
+def test_gate_colours_span_data_range(record):
+    # Gates that barely leave their start value must still get distinct colours.
+    narrow = dataclasses.replace(record, gate_tokens=0.99 + 0.009 * record.gate_tokens)
+    fig = charts.gate_heatmap(narrow)
+
+    assert fig.data[0].zmin == pytest.approx(narrow.gate_tokens.min())
+    assert fig.data[0].zmax == pytest.approx(narrow.gate_tokens.max())
+    assert f"{narrow.gate_tokens.min():.4f}" in fig.layout.title.text
+
+    flat = dataclasses.replace(record, gate_tokens=np.full_like(record.gate_tokens, 0.99))
+    low, high = charts.gate_colour_range(flat.gate_tokens)
+    assert high - low == pytest.approx(1e-3)
+    assert low < 0.99 < high
+
+
 def test_acoustic_bars_top_k_names(record):
     fig = charts.acoustic_bars(record, top_k=5)
     top = np.argsort(-np.abs(record.attr_acoustic))[:5]
@@ -152,6 +169,9 @@ def test_what_if_pair(record):
     fig = charts.gate_heatmap_pair(record, edited)
     assert len(fig.data) == 2
     np.testing.assert_allclose(fig.data[1].z, edited.gate_tokens)
+    both = np.concatenate([record.gate_tokens.ravel(), edited.gate_tokens.ravel()])
+    assert fig.data[0].zmin == fig.data[1].zmin == pytest.approx(both.min())
+    assert fig.data[0].zmax == fig.data[1].zmax == pytest.approx(both.max())
     bars = charts.shapley_compare(record, edited)
     assert bars.data[1].y[0] == pytest.approx(edited.shapley["text"])
 
