@@ -3,6 +3,7 @@ the real MOSI subset."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,8 +11,9 @@ import torch
 
 from pgfnet.data.dataset import collate_examples
 from pgfnet.data.mosi import build_mosi
+from pgfnet.model.config import PGFNetConfig
 from pgfnet.model.pgfnet import PGFNet
-from pgfnet.paths import DEFAULT_CHECKPOINT
+from pgfnet.paths import DEFAULT_CHECKPOINT, REPO_ROOT
 from pgfnet.training.evaluate import predict_split, tokenizer_for
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.real_data]
@@ -39,6 +41,8 @@ def test_shipped_is_default_config_within_budget(shipped):
     breakdown = shipped.parameter_breakdown()
 
     assert shipped.config.backbone == "all-MiniLM-L6-v2"
+    default = PGFNetConfig.load(REPO_ROOT / "configs" / "default.json")
+    assert shipped.config == dataclasses.replace(default, seed=shipped.config.seed)
     assert shipped.fused_layers == [3, 4, 5]
     assert 0 < breakdown["total_trainable"] <= 3_090_000
     info = json.loads((DEFAULT_CHECKPOINT / "info.json").read_text())
