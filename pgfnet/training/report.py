@@ -151,7 +151,7 @@ def _comparison(summary: dict) -> list[str]:
             "the text-only model and stopped improving on the valid split earlier, which "
             "suggests that a wide fusion path learns video- or speaker-specific cues that "
             "do not carry over to unseen videos. The chosen settings narrow and slow that "
-            "path, which brings the fused model level with the text-only one but not past it.",
+            "path.",
         ]
     return lines
 
@@ -305,6 +305,43 @@ def _diagnostics(folder: Path) -> list[str]:
     return lines
 
 
+def _shipped_choice(summary: dict) -> list[str]:
+    """State which seed is shipped, how it was chosen, and how its test MAE compares."""
+    import json
+
+    from pgfnet.paths import DEFAULT_CHECKPOINT
+
+    records = summary.get("pgfnet", {}).get("records", [])
+    config_path = DEFAULT_CHECKPOINT / "config.json"
+    if not records or not config_path.is_file():
+        return []
+    seed = json.loads(config_path.read_text(encoding="utf-8"))["seed"]
+    best_valid = min(records, key=_valid_mae)
+    shipped = next((r for r in records if r["seed"] == seed), None)
+    if shipped is None:
+        return [f"The shipped checkpoint is seed {seed}, which has no record here.", ""]
+    rule = ("the seed with the lowest valid MAE of the default's runs"
+            if shipped is best_valid else
+            f"not the seed with the lowest valid MAE (that is seed {best_valid['seed']})")
+    test_maes = sorted(r["metrics"]["MAE"] for r in records)
+    rank = test_maes.index(shipped["metrics"]["MAE"]) + 1
+    mean = statistics.fmean(test_maes)
+    if rank == 1:
+        position = f"the lowest of the {len(records)} seeds"
+    elif rank == len(records):
+        position = f"the highest of the {len(records)} seeds"
+    else:
+        position = f"number {rank} of {len(records)} counted from the lowest"
+    return [
+        f"The shipped checkpoint is seed {seed}, {rule} (valid MAE "
+        f"{_valid_mae(shipped):.4f}). Its test MAE, {shipped['metrics']['MAE']:.4f}, is "
+        f"{position}, so the shipped model looks "
+        f"{'better' if shipped['metrics']['MAE'] < mean else 'worse'} than the config's mean "
+        f"({mean:.4f}); the mean over seeds is the figure for the config.",
+        "",
+    ]
+
+
 def render(plan_path: str | Path, results_path: str | Path | None = None) -> str:
     """Return the full Markdown of the results page."""
     summary = summarize(plan_path, results_path)
@@ -337,6 +374,7 @@ def render(plan_path: str | Path, results_path: str | Path | None = None) -> str
         "",
         *_comparison(summary),
         "",
+        *_shipped_choice(summary),
         *_diagnostics(Path(plan_path).resolve().parent / "diagnostics"),
         *_tuning(plan_path, summary),
         "## Ablations (3 seeds each)",

@@ -128,3 +128,24 @@ def test_report_tuning_section_shows_valid_metrics_only(tmp_path, plan_path):
 
     assert "Lowest mean valid MAE among the candidates with 2 seeds: wide gate (0.7500)." in page
     assert "still missing seeds" not in page
+
+
+def test_report_states_shipped_seed_choice(tmp_path, monkeypatch):
+    from pgfnet import paths
+    from pgfnet.training.report import _shipped_choice
+
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"seed": 1}))
+    monkeypatch.setattr(paths, "DEFAULT_CHECKPOINT", checkpoint)
+    records = [
+        {"seed": 0, "metrics": {"MAE": 0.80}, "valid_metrics": {"MAE": 0.82}},
+        {"seed": 1, "metrics": {"MAE": 0.85}, "valid_metrics": {"MAE": 0.79}},
+        {"seed": 2, "metrics": {"MAE": 0.95}, "valid_metrics": {"MAE": 0.81}},
+    ]
+
+    text = " ".join(_shipped_choice({"pgfnet": {"records": records}}))
+
+    assert "seed 1, the seed with the lowest valid MAE" in text
+    assert "number 2 of 3 counted from the lowest" in text
+    assert "looks better than the config's mean (0.8667)" in text
