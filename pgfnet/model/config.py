@@ -21,6 +21,11 @@ MINILM_ALIASES = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
 class PGFNetConfig:
     """Hyperparameters of PGF-Net and of its training run.
 
+    The field defaults are those of the first default config
+    (configs/sweep/first_default.json), so a config file written before a field existed
+    loads with the behaviour it was trained with. configs/default.json holds the current
+    default config.
+
     Model fields:
         backbone: a BERT-family encoder name or local folder for
             ``transformers.AutoModel.from_pretrained``. "all-MiniLM-L6-v2" loads the
@@ -32,8 +37,9 @@ class PGFNetConfig:
         visual_dim: width of the visual features (22 OpenFace columns).
         fusion_heads: cross-attention heads per fused layer.
         time_encoding_max_seconds: scale of the sinusoidal time encoding of visual frames.
-        gate_bias_init: initial bias of the gate; sigmoid(3.0) = 0.95, so training starts
-            close to the text-only path.
+        gate_bias_init: initial bias of the gate; sigmoid(3.0) = 0.95 and sigmoid(5.0) =
+            0.993 (the value in configs/default.json), so training starts close to the
+            text-only path.
         use_gate: False replaces the gate by a plain sum H + C (ablation).
         use_adapter: False removes the post-fusion adapters (ablation).
         adapter_bottleneck: hidden width of each post-fusion adapter.
