@@ -264,3 +264,10 @@ def test_text_only_ignores_fusion_settings():
     groups = [[(g["lr"], g["weight_decay"], len(g["params"])) for g in build_optimizer(m, m.config).param_groups]
               for m in (plain, tuned)]
     assert groups[0] == groups[1]
+
+
+def test_field_defaults_match_first_default():
+    # Older config files omit newer fields, so those fields must default to the old behaviour.
+    from pgfnet.paths import REPO_ROOT
+
+    assert PGFNetConfig() == PGFNetConfig.load(REPO_ROOT / "configs" / "sweep" / "first_default.json")
