@@ -305,6 +305,46 @@ def _diagnostics(folder: Path) -> list[str]:
     return lines
 
 
+def _gates_forced_per_seed(summary: dict, folder: Path) -> list[str]:
+    """Return a per-seed table of the default's MAE as trained and with every gate forced
+    to 1, read from ``folder/seeds/gate1-seed{N}-{split}.json``."""
+    import json
+
+    records = summary.get("pgfnet", {}).get("records", [])
+    rows, trained, forced = [], {"valid": [], "test": []}, {"valid": [], "test": []}
+    for record in records:
+        cells = []
+        for split in ("valid", "test"):
+            path = folder / "seeds" / f"gate1-seed{record['seed']}-{split}.json"
+            if not path.is_file():
+                break
+            before = _valid_mae(record) if split == "valid" else record["metrics"]["MAE"]
+            after = json.loads(path.read_text(encoding="utf-8"))["MAE"]
+            trained[split].append(before)
+            forced[split].append(after)
+            cells += [f"{before:.4f}", f"{after:.4f}"]
+        else:
+            rows.append(f"| {record['seed']} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    means = [f"{statistics.fmean(values[split]):.4f}"
+             for split in ("valid", "test") for values in (trained, forced)]
+    return [
+        "Every seed of the default config, evaluated as trained and with the gates of all "
+        "fused layers forced to 1 (the text path only), with this command for each recorded "
+        "run folder RUN (`run_dir` in `configs/sweep/results.jsonl`), seed N and SPLIT:",
+        "",
+        f"    pgfnet evaluate --checkpoint RUN --split SPLIT --force-gate 1.0 --out "
+        f"configs/sweep/{folder.name}/seeds/gate1-seedN-SPLIT.json",
+        "",
+        "| seed | valid MAE | valid MAE, gates 1 | test MAE | test MAE, gates 1 |",
+        "|---|---|---|---|---|",
+        *rows,
+        f"| mean over {len(rows)} | " + " | ".join(means) + " |",
+        "",
+    ]
+
+
 def _shipped_choice(summary: dict) -> list[str]:
     """State which seed is shipped, how it was chosen, and how its test MAE compares."""
     import json
@@ -376,6 +416,7 @@ def render(plan_path: str | Path, results_path: str | Path | None = None) -> str
         "",
         *_shipped_choice(summary),
         *_diagnostics(Path(plan_path).resolve().parent / "diagnostics"),
+        *_gates_forced_per_seed(summary, Path(plan_path).resolve().parent / "diagnostics"),
         *_tuning(plan_path, summary),
         "## Ablations (3 seeds each)",
         "",

@@ -149,3 +149,21 @@ def test_report_states_shipped_seed_choice(tmp_path, monkeypatch):
     assert "seed 1, the seed with the lowest valid MAE" in text
     assert "number 2 of 3 counted from the lowest" in text
     assert "looks better than the config's mean (0.8667)" in text
+
+
+def test_report_gates_forced_table(tmp_path):
+    from pgfnet.training.report import _gates_forced_per_seed
+
+    (tmp_path / "seeds").mkdir()
+    records = [{"seed": seed, "metrics": {"MAE": 0.8 + seed / 100}, "valid_metrics": {"MAE": 0.7}}
+               for seed in (0, 1)]
+    for seed in (0, 1):
+        for split, value in (("valid", 0.75), ("test", 0.9)):
+            (tmp_path / "seeds" / f"gate1-seed{seed}-{split}.json").write_text(json.dumps({"MAE": value}))
+
+    lines = _gates_forced_per_seed({"pgfnet": {"records": records}}, tmp_path)
+
+    assert "| 0 | 0.7000 | 0.7500 | 0.8000 | 0.9000 |" in lines
+    assert "| 1 | 0.7000 | 0.7500 | 0.8100 | 0.9000 |" in lines
+    assert "| mean over 2 | 0.7000 | 0.7500 | 0.8050 | 0.9000 |" in lines
+    assert _gates_forced_per_seed({"pgfnet": {"records": records}}, tmp_path / "none") == []
