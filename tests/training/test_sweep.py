@@ -166,4 +166,6 @@ def test_report_gates_forced_table(tmp_path):
     assert "| 0 | 0.7000 | 0.7500 | 0.8000 | 0.9000 |" in lines
     assert "| 1 | 0.7000 | 0.7500 | 0.8100 | 0.9000 |" in lines
     assert "| mean over 2 | 0.7000 | 0.7500 | 0.8050 | 0.9000 |" in lines
+    assert any(line.startswith("Forcing the gates to 1 raises the mean test MAE by +0.0950")
+               for line in lines)
     assert _gates_forced_per_seed({"pgfnet": {"records": records}}, tmp_path / "none") == []
