@@ -45,6 +45,13 @@ st.subheader("Attributions (integrated gradients)")
 st.caption(f"Captum integrated gradients, {record.n_steps} steps; convergence delta "
            f"{record.convergence_delta:+.2e} (the gap between the summed attributions and "
            "f(input) - f(baseline)).")
+if not record.ig_within_bound:
+    st.warning(
+        f"The attributions do not add up: the convergence delta {record.convergence_delta:+.3f} "
+        f"is outside the completeness bound at {record.n_steps} steps, so the path has sharp "
+        "features the integration missed. Recompute with more steps, for example "
+        f"`pgfnet explain {record.id} --n-steps 512`."
+    )
 ui.show_figure(charts.token_attribution_bars(record), "text_attribution",
                key="explorer_text_attr")
 left, right = st.columns(2)

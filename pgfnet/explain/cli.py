@@ -78,6 +78,9 @@ def format_text(record) -> str:
     lines.append(f"interaction: {record.interaction} (largest: {record.dominant_modality})")
     lines.append("")
     lines.append(f"integrated gradients ({record.n_steps} steps, convergence delta {record.convergence_delta:+.2e}):")
+    if not record.ig_within_bound:
+        lines.append("  warning: the convergence delta is outside the completeness bound, so these "
+                     "attributions do not add up; rerun with a larger --n-steps")
     for modality, total in record.attribution_totals.items():
         lines.append(f"  {modality:<9}{total:+.4f}  share {record.attribution_shares[modality]:.2f}")
     if record.words:

@@ -16,6 +16,11 @@ import numpy as np
 
 RECORD_FORMAT_VERSION = 1
 
+# Completeness bound of integrated gradients, in sentiment units:
+# |convergence delta| <= IG_DELTA_ABSOLUTE + IG_DELTA_RELATIVE * |f(x) - f(baseline)|.
+IG_DELTA_ABSOLUTE = 0.002
+IG_DELTA_RELATIVE = 0.01
+
 # Fields stored in the .npz part; everything else goes to JSON.
 ARRAY_FIELDS = (
     "attention",
@@ -111,6 +116,14 @@ class Explanation:
     interaction_thresholds: dict[str, float] = field(default_factory=dict)
     ig_method: str = ""
     dataset_sha256: str = ""
+
+    @property
+    def ig_within_bound(self) -> bool:
+        """Whether the convergence delta meets the completeness bound above, so that the
+        attributions add up to f(x) - f(baseline). The baseline value is the "none"
+        coalition, which uses the same all-absent inputs as the integration path."""
+        change = self.coalition_values["text+acoustic+visual"] - self.coalition_values["none"]
+        return abs(self.convergence_delta) <= IG_DELTA_ABSOLUTE + IG_DELTA_RELATIVE * abs(change)
 
     def to_json_dict(self) -> dict:
         """Return every field as JSON-compatible values (arrays as nested lists)."""

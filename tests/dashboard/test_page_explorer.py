@@ -128,3 +128,24 @@ def test_explorer_truncated_video_warns(truncated_video_backend):
     assert len(at.get("video")) == 0
     assert "media_action_units" in chart_keys(at)
     assert "explorer_shapley" in chart_keys(at)
+
+
+def test_explorer_warns_when_ig_misses_bound(fake_backend, monkeypatch):
+    import dataclasses
+
+    explainer = fake_backend.fake_explainer
+    plain_record = explainer.record
+    monkeypatch.setattr(explainer, "record",
+                        lambda uid: dataclasses.replace(plain_record(uid), convergence_delta=0.4))
+
+    at = explorer(fake_backend, "vid01_4")
+
+    warnings = [w.value for w in at.warning]
+    assert any("do not add up" in w and "--n-steps 512" in w for w in warnings), warnings
+
+
+def test_explorer_no_warning_when_ig_converges(fake_backend):
+    at = explorer(fake_backend, "vid01_4")
+
+    assert fake_backend.explanation("vid01_4").ig_within_bound
+    assert not any("do not add up" in w.value for w in at.warning)

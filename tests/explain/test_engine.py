@@ -290,3 +290,15 @@ def test_text_only_model(tiny_data):
     overview = explainer.predict_overview("valid")
     assert overview.gate_means.shape == (1, 0)
     assert list(overview.to_frame().columns)[:6] == ["id", "split", "label", "prediction", "error", "abs_error"]
+
+
+def test_ig_bound_flag(plain):
+    import dataclasses
+
+    change = plain.coalition_values["text+acoustic+visual"] - plain.coalition_values["none"]
+    bound = 0.002 + 0.01 * abs(change)
+
+    assert dataclasses.replace(plain, convergence_delta=0.9 * bound).ig_within_bound
+    assert dataclasses.replace(plain, convergence_delta=-0.9 * bound).ig_within_bound
+    assert not dataclasses.replace(plain, convergence_delta=1.1 * bound).ig_within_bound
+    assert not dataclasses.replace(plain, convergence_delta=-1.1 * bound).ig_within_bound
