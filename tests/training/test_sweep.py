@@ -144,11 +144,24 @@ def test_report_states_shipped_seed_choice(tmp_path, monkeypatch):
         {"seed": 2, "metrics": {"MAE": 0.95}, "valid_metrics": {"MAE": 0.81}},
     ]
 
-    text = " ".join(_shipped_choice({"pgfnet": {"records": records}}))
+    text = " ".join(_shipped_choice({"pgfnet": {"records": records}}, tmp_path / "none"))
 
-    assert "seed 1, the seed with the lowest valid MAE" in text
+    assert "seed 1, the seed with the lowest valid MAE of the default's runs" in text
     assert "number 2 of 3 counted from the lowest" in text
     assert "looks better than the config's mean (0.8667)" in text
+
+    # With the integrated-gradients check recorded, seed 1 fails it and seed 2 is the pick.
+    (tmp_path / "diagnostics" / "seeds").mkdir(parents=True)
+    for seed, count in ((0, 0), (1, 3), (2, 0)):
+        (tmp_path / "diagnostics" / "seeds" / f"ig-seed{seed}-valid.json").write_text(
+            json.dumps({"violations": count}))
+    (checkpoint / "config.json").write_text(json.dumps({"seed": 2}))
+    text = " ".join(_shipped_choice({"pgfnet": {"records": records}}, tmp_path / "diagnostics"))
+
+    assert "seed 1 (3 violations) broke the bound" in text
+    assert ("seed 2, the seed with the lowest valid MAE among the default's runs whose "
+            "integrated gradients meet the completeness bound") in text
+    assert "the highest of the 3 seeds" in text
 
 
 def test_report_gates_forced_table(tmp_path):
