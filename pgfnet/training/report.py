@@ -62,11 +62,12 @@ def summarize(plan_path: str | Path, results_path: str | Path | None = None) -> 
     return summary
 
 
-def _metric_table(summary: dict, names: list[str]) -> list[str]:
+def _metric_table(summary: dict, names: list[str], reference: dict | None = None) -> list[str]:
+    """Return one table row per entry, after an optional reference group's row."""
     header = "| run | seeds done | trainable params | " + " | ".join(METRIC_NAMES) + " |"
     lines = [header, "|" + "---|" * (3 + len(METRIC_NAMES))]
-    for name in names:
-        group = summary[name]
+    groups = ([reference] if reference else []) + [summary[name] for name in names]
+    for group in groups:
         records = group["records"]
         seeds = f"{len(group['done'])}/{len(group['seeds'])}"
         if not records:
@@ -154,6 +155,45 @@ def _comparison(summary: dict) -> list[str]:
             "path.",
         ]
     return lines
+
+
+def _ablation_reference(summary: dict, ablations: list[str]) -> dict | None:
+    """Return a summary group of the default's runs on the ablations' seeds, or None."""
+    default = summary.get("pgfnet")
+    seeds = sorted({seed for name in ablations for seed in summary[name]["seeds"]})
+    if not default or not seeds:
+        return None
+    records = [r for r in default["records"] if r["seed"] in seeds]
+    return {"label": f"PGF-Net (default), seeds {seeds}", "seeds": seeds,
+            "done": [r["seed"] for r in records], "records": records}
+
+
+def _ablation_reading(summary: dict, ablations: list[str]) -> list[str]:
+    """Compare each ablation's mean test MAE with the default's on the same seeds."""
+    default = summary.get("pgfnet")
+    if not default:
+        return []
+    lines = []
+    for name in ablations:
+        group = summary[name]
+        if not group["records"] or group["priority"] != 1:
+            continue
+        same = [r for r in default["records"] if r["seed"] in group["done"]]
+        if len(same) != len(group["records"]):
+            continue
+        ablated = _mean_std([r["metrics"]["MAE"] for r in group["records"]])
+        reference = _mean_std([r["metrics"]["MAE"] for r in same])
+        difference = ablated[0] - reference[0]
+        noise = max(ablated[1], reference[1])
+        verdict = ("within the seed-to-seed spread" if abs(difference) <= noise else
+                   "worse than the default beyond the spread" if difference > 0 else
+                   "better than the default beyond the spread")
+        lines.append(f"- {group['label']}: test MAE {ablated[0]:.3f} against {reference[0]:.3f} "
+                     f"({difference:+.3f}), {verdict}.")
+    if not lines:
+        return []
+    return ["Each ablation against the default on the same seeds (the spread is the larger "
+            "of the two sample standard deviations):", "", *lines, ""]
 
 
 def _valid_mae(record: dict) -> float:
@@ -473,8 +513,9 @@ def render(plan_path: str | Path, results_path: str | Path | None = None) -> str
         *_tuning(plan_path, summary),
         "## Ablations (3 seeds each)",
         "",
-        *_metric_table(summary, ablations),
+        *_metric_table(summary, ablations, _ablation_reference(summary, ablations)),
         "",
+        *_ablation_reading(summary, ablations),
         "## The published numbers and what differs here",
         "",
         "| | MAE | Non0_F1_score | trainable parameters |",
@@ -514,9 +555,10 @@ def render(plan_path: str | Path, results_path: str | Path | None = None) -> str
         "the epoch cap were set before the first run and not tuned. Several text-only and "
         "tuned runs had their best valid MAE in the last allowed epoch, so a larger epoch "
         "cap might lower both.",
-        "- Train times in the per-seed table were measured with 1 torch thread per run on 2 "
-        "CPU cores shared with other jobs (load average 3 to 8), so they overstate the time "
-        "on an idle machine; `benchmarks/bench_training.py` measures it.",
+        "- Train times in the per-seed table were measured with 1 torch thread per run and "
+        "two runs at a time on the 2 CPU cores. The first default's runs also shared the "
+        "cores with other jobs (load average 3 to 8), so their times overstate the cost. "
+        "`benchmarks/bench_training.py` measures one epoch on its own.",
         "",
         "## Missing runs",
         "",

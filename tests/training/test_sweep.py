@@ -182,3 +182,24 @@ def test_report_gates_forced_table(tmp_path):
     assert any(line.startswith("Forcing the gates to 1 raises the mean test MAE by +0.0950")
                for line in lines)
     assert _gates_forced_per_seed({"pgfnet": {"records": records}}, tmp_path / "none") == []
+
+
+def test_report_reads_ablations_against_same_seeds():
+    from pgfnet.training.report import _ablation_reading
+
+    def group(label, maes, priority=1):
+        records = [{"seed": seed, "metrics": {"MAE": mae}} for seed, mae in enumerate(maes)]
+        return {"label": label, "records": records, "done": list(range(len(maes))),
+                "priority": priority}
+
+    summary = {
+        "pgfnet": group("default", [0.80, 0.81, 0.79, 0.50, 0.50], priority=0),
+        "flat": group("flat", [0.81, 0.80, 0.80]),
+        "broken": group("broken", [0.90, 0.91, 0.92]),
+    }
+
+    lines = _ablation_reading(summary, ["flat", "broken"])
+
+    # The default's seeds 3 and 4 are left out, so its mean is 0.800.
+    assert "- flat: test MAE 0.803 against 0.800 (+0.003), within the seed-to-seed spread." in lines
+    assert "- broken: test MAE 0.910 against 0.800 (+0.110), worse than the default beyond the spread." in lines
