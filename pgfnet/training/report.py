@@ -6,6 +6,7 @@ the page lists the planned runs that are still missing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -237,12 +238,15 @@ def _tuning(plan_path: str | Path, main: dict) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     rows = []
-    for name in ("pgfnet", "text_only"):
+    # The search started from the first default, so that is the reference when the main
+    # plan still carries it.
+    first = "pgfnet_untuned" if "pgfnet_untuned" in main else "pgfnet"
+    for name in (first, "text_only"):
         group = main.get(name)
         if not group:
             continue
         records = [r for r in group["records"] if r["seed"] in seeds]
-        rows.append((f"{group['label']} (reference)", "none" if name == "pgfnet" else "`fusion_layers: []`",
+        rows.append((f"{group['label']} (reference)", "none" if name == first else "`fusion_layers: []`",
                      records, len(seeds)))
     for name, group in summary.items():
         change = ", ".join(f"`{key}: {value}`" for key, value in group["overrides"].items())
@@ -272,6 +276,11 @@ def _tuning(plan_path: str | Path, main: dict) -> list[str]:
         best = min(complete, key=complete.get)
         lines.append(f"Lowest mean valid MAE among the candidates with {most_seeds} seeds: "
                      f"{best} ({complete[best]:.4f}).")
+        chosen = next(r.config for r in load_plan(resolve_path(tuning)).runs
+                      if summary[r.name]["label"] == best)
+        default = next((r.config for r in load_plan(plan_path).runs if r.name == "pgfnet"), None)
+        if default is not None and dataclasses.replace(chosen, seed=default.seed) == default:
+            lines.append("`configs/default.json` now uses exactly this candidate's settings.")
     else:
         lines.append("Some candidates are still missing seeds, so the choice waits for them.")
     lines.append("")
