@@ -455,14 +455,14 @@ def _shipped_choice(summary: dict, folder: Path) -> list[str]:
                 if shipped is best else "not the seed that rule picks")
         failing = [f"seed {s} ({count} violations)" for s, count in sorted(violations.items()) if count]
         unchecked = [f"seed {s}" for s, count in sorted(violations.items()) if count is None]
-        lines_check = (
+        check_sentence = (
             "Integrated-gradients check on every 12th valid utterance at 64 steps "
             "(`python benchmarks/ig_convergence.py --checkpoint RUN --out "
             "configs/sweep/diagnostics/seeds/ig-seedN-valid.json`): "
             + (", ".join(failing) + " broke the bound" if failing else "no seed broke the bound")
             + (f"; not checked: {', '.join(unchecked)}" if unchecked else "") + "."
         )
-        lines += [lines_check, ""]
+        lines += [check_sentence, ""]
 
     test_maes = sorted(r["metrics"]["MAE"] for r in records)
     rank = test_maes.index(shipped["metrics"]["MAE"]) + 1
