@@ -282,8 +282,9 @@ def gate_profiles(records: Sequence[Explanation], names: Sequence[str] | None = 
             x=[f"L{layer}" for layer in record.fused_layers], y=gate_profile_values(record),
             mode="lines+markers", name=plain(name),
         ))
-    # The axis follows the data (plotly's autorange), so small differences stay visible.
-    fig.update_yaxes(title="mean gate over tokens", tickformat=".4f")
+    # Plotly's autorange and automatic tick labels follow the data, so gates that differ
+    # only in the fifth decimal still get distinct ticks.
+    fig.update_yaxes(title="mean gate over tokens")
     fig.update_xaxes(title="fused layer")
     return _layout(fig, "Gate profile per fused layer (1 = text only)")
 
