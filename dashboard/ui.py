@@ -169,6 +169,21 @@ def load_record(backend: DashboardBackend, utterance_id: str) -> Explanation | N
     return record
 
 
+def chosen_record(backend: DashboardBackend, key: str) -> tuple[str, Explanation]:
+    """Return the utterance id picked in the sidebar and its record.
+
+    Stops the page run (``st.stop``) when no utterance matches the filters or the
+    explanation failed; :func:`load_record` has shown the error by then.
+    """
+    utterance_id = utterance_picker(backend, key=key)
+    if utterance_id is None:
+        st.stop()
+    record = load_record(backend, utterance_id)
+    if record is None:
+        st.stop()
+    return utterance_id, record
+
+
 def run_with_progress(label: str, work: Callable[[Callable[[int, int], None]], Any]) -> Any:
     """Run ``work(progress)`` behind an ``st.progress`` bar fed by ``progress(done, total)``."""
     bar = st.progress(0.0, text=label)

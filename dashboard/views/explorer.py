@@ -9,12 +9,7 @@ from dashboard import charts, resources, ui
 backend = resources.backend()
 st.title("Explorer")
 
-utterance_id = ui.utterance_picker(backend, key="explorer")
-if utterance_id is None:
-    st.stop()
-record = ui.load_record(backend, utterance_id)
-if record is None:
-    st.stop()
+utterance_id, record = ui.chosen_record(backend, key="explorer")
 
 st.subheader(utterance_id)
 ui.record_header(record)

@@ -11,12 +11,7 @@ NONVERBAL = ("acoustic", "visual")
 backend = resources.backend()
 st.title("What-if")
 
-utterance_id = ui.utterance_picker(backend, key="whatif")
-if utterance_id is None:
-    st.stop()
-original = ui.load_record(backend, utterance_id)
-if original is None:
-    st.stop()
+utterance_id, original = ui.chosen_record(backend, key="whatif")
 
 st.subheader(utterance_id)
 st.caption("Original transcript:")
