@@ -23,7 +23,7 @@ class PGFNetConfig:
 
     The field defaults are those of the first default config
     (configs/sweep/first_default.json), so a config file written before a field existed
-    loads with the behaviour it was trained with. configs/default.json holds the current
+    loads with the behaviour it was trained with. configs/default.json is the current
     default config.
 
     Model fields:
@@ -52,8 +52,8 @@ class PGFNetConfig:
         dropout: dropout in the fusion layers and the head.
         modality_dropout: during training only, the probability that an utterance's
             acoustic keys, and independently its visual keys, are masked out for one
-            step; 0 turns it off. It keeps the text path strong when the nonverbal
-            input is thin.
+            step. A value of 0 turns it off. It is meant to keep the model from leaning
+            on thin nonverbal input.
         max_text_length: maximum word pieces per transcript, [CLS] and [SEP] included.
 
     LoRA fields (peft's names):

@@ -7,14 +7,16 @@ the page lists the planned runs that are still missing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import statistics
 import time
 from pathlib import Path
 
+from pgfnet import paths
 from pgfnet.io import atomic_write_text
 from pgfnet.training.metrics import METRIC_NAMES
-from pgfnet.training.sweep import resolve_path, load_plan, read_results
+from pgfnet.training.sweep import load_plan, read_results, resolve_path
 
 # Published PGF-Net results on CMU-MOSI (Wen & Tan 2025, arXiv 2508.15852), BERT-base.
 PAPER = {"MAE": 0.691, "Non0_F1_score": 0.869, "trainable_parameters": 3_090_000}
@@ -208,8 +210,6 @@ def _tuning(plan_path: str | Path, main: dict) -> list[str]:
     summary of the main plan, and its default and text-only runs on the same seeds give
     the reference rows.
     """
-    import json
-
     tuning = json.loads(Path(plan_path).read_text(encoding="utf-8")).get("tuning")
     if not tuning:
         return []
@@ -266,15 +266,15 @@ def _tuning(plan_path: str | Path, main: dict) -> list[str]:
     lines.append("")
     # Successive halving: only the candidates planned with the most seeds (the ones
     # kept after the first seed) compete, each on its mean over all of its seeds.
-    most_seeds = max(len(group["seeds"]) for group in summary.values())
-    finalists = {group["label"] for group in summary.values() if len(group["seeds"]) == most_seeds}
+    max_seeds = max(len(group["seeds"]) for group in summary.values())
+    finalists = {group["label"] for group in summary.values() if len(group["seeds"]) == max_seeds}
     if len(finalists) < len(summary):
-        lines.append(f"Only the candidates planned with {most_seeds} seeds are compared for the "
+        lines.append(f"Only the candidates planned with {max_seeds} seeds are compared for the "
                      "choice; the others were stopped after fewer seeds.")
     complete = {label: mae for label, (mae, done) in means.items() if done and label in finalists}
     if finalists and all(label in complete for label in finalists):
         best = min(complete, key=complete.get)
-        lines.append(f"Lowest mean valid MAE among the candidates with {most_seeds} seeds: "
+        lines.append(f"Lowest mean valid MAE among the candidates with {max_seeds} seeds: "
                      f"{best} ({complete[best]:.4f}).")
         chosen = next(r.config for r in load_plan(resolve_path(tuning)).runs
                       if summary[r.name]["label"] == best)
@@ -305,10 +305,6 @@ DIAGNOSTIC_LABELS = {
 def _diagnostics(folder: Path) -> list[str]:
     """Return a table of the shipped checkpoint's valid and test metrics per diagnostic,
     and a sentence on what forcing the gates to 1 changes."""
-    import json
-
-    from pgfnet.paths import DEFAULT_CHECKPOINT
-
     loaded: dict[tuple[str, str], dict] = {}
     rows = []
     for name, label in DIAGNOSTIC_LABELS.items():
@@ -328,7 +324,7 @@ def _diagnostics(folder: Path) -> list[str]:
         f"    {DIAGNOSTIC_COMMANDS[name].format(split='SPLIT', out=f'configs/sweep/{folder.name}/{name}-SPLIT.json')}"
         for name in DIAGNOSTIC_LABELS
     ]
-    seed = json.loads((DEFAULT_CHECKPOINT / "config.json").read_text(encoding="utf-8"))["seed"]
+    seed = json.loads((paths.DEFAULT_CHECKPOINT / "config.json").read_text(encoding="utf-8"))["seed"]
     lines = [
         "## Does the shipped PGF-Net use its nonverbal inputs?",
         "",
@@ -357,8 +353,6 @@ def _diagnostics(folder: Path) -> list[str]:
 def _gates_forced_per_seed(summary: dict, folder: Path) -> list[str]:
     """Return a per-seed table of the default's MAE as trained and with every gate forced
     to 1, read from ``folder/seeds/gate1-seed{N}-{split}.json``."""
-    import json
-
     records = summary.get("pgfnet", {}).get("records", [])
     rows, trained, forced = [], {"valid": [], "test": []}, {"valid": [], "test": []}
     for record in records:
@@ -413,8 +407,6 @@ def _gates_forced_per_seed(summary: dict, folder: Path) -> list[str]:
 def _ig_violations(folder: Path, seed: int) -> int | None:
     """Return the recorded count of integrated-gradients bound violations of a default
     seed on the valid split (``benchmarks/ig_convergence.py``), or None if unrecorded."""
-    import json
-
     path = folder / "seeds" / f"ig-seed{seed}-valid.json"
     if not path.is_file():
         return None
@@ -428,12 +420,8 @@ def _shipped_choice(summary: dict, folder: Path) -> list[str]:
     meet the completeness bound on the valid split, because the dashboard's
     attributions must add up. Test metrics play no part in it.
     """
-    import json
-
-    from pgfnet.paths import DEFAULT_CHECKPOINT
-
     records = summary.get("pgfnet", {}).get("records", [])
-    config_path = DEFAULT_CHECKPOINT / "config.json"
+    config_path = paths.DEFAULT_CHECKPOINT / "config.json"
     if not records or not config_path.is_file():
         return []
     seed = json.loads(config_path.read_text(encoding="utf-8"))["seed"]
@@ -455,14 +443,15 @@ def _shipped_choice(summary: dict, folder: Path) -> list[str]:
                 if shipped is best else "not the seed that rule picks")
         failing = [f"seed {s} ({count} violations)" for s, count in sorted(violations.items()) if count]
         unchecked = [f"seed {s}" for s, count in sorted(violations.items()) if count is None]
-        check_sentence = (
+        outcome = f"{', '.join(failing)} broke the bound" if failing else "no seed broke the bound"
+        if unchecked:
+            outcome += f"; not checked: {', '.join(unchecked)}"
+        lines += [
             "Integrated-gradients check on every 12th valid utterance at 64 steps "
             "(`python benchmarks/ig_convergence.py --checkpoint RUN --out "
-            "configs/sweep/diagnostics/seeds/ig-seedN-valid.json`): "
-            + (", ".join(failing) + " broke the bound" if failing else "no seed broke the bound")
-            + (f"; not checked: {', '.join(unchecked)}" if unchecked else "") + "."
-        )
-        lines += [check_sentence, ""]
+            f"configs/sweep/diagnostics/seeds/ig-seedN-valid.json`): {outcome}.",
+            "",
+        ]
 
     test_maes = sorted(r["metrics"]["MAE"] for r in records)
     rank = test_maes.index(shipped["metrics"]["MAE"]) + 1

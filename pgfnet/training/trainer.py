@@ -123,7 +123,7 @@ def learning_rate_factor(step: int, total_steps: int, warmup_ratio: float) -> fl
 def build_optimizer(model: PGFNet, config: PGFNetConfig) -> torch.optim.AdamW:
     """Return AdamW with groups for LoRA (``lr_lora``), new weight matrices (weight
     decay) and new biases, norms and embeddings (no decay). New parts train at
-    ``lr_new``; with ``lr_fusion`` set, the key encoder and the fused layers get their
+    ``lr_new``. With ``lr_fusion`` set, the key encoder and the fused layers get their
     own two groups at that rate."""
     lora: list = []
     new = {"decay": [], "no_decay": []}
